@@ -1,0 +1,33 @@
+// Custom headers as a value: the byte encoding that gets sealed at rest, and
+// the masked form that read APIs show.
+#ifndef WEBHOOKS_LIB_DOMAIN_CUSTOM_HEADERS_H_
+#define WEBHOOKS_LIB_DOMAIN_CUSTOM_HEADERS_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace webhooks::domain {
+
+using HeaderMap = std::map<std::string, std::string>;
+
+// A lossless encoding of validated headers (names and values hold no NUL):
+// "name\0value\0name\0value\0". The empty map encodes as "".
+std::string EncodeHeaders(const HeaderMap& headers);
+// Inverse of EncodeHeaders. DATA_LOSS when malformed.
+absl::StatusOr<HeaderMap> DecodeHeaders(absl::string_view encoded);
+
+// The masked form of a secret header value: the first 4 and last 5 characters
+// around "…" ("Bearer live-key" style values of 21+ bytes: "Bear…e-key");
+// shorter values reveal nothing and become "…". Never reveals more than 9
+// bytes, and never more than a third of the value.
+std::string MaskSecret(absl::string_view value);
+
+// Every value masked with MaskSecret.
+HeaderMap MaskHeaders(const HeaderMap& headers);
+
+}  // namespace webhooks::domain
+
+#endif  // WEBHOOKS_LIB_DOMAIN_CUSTOM_HEADERS_H_
