@@ -23,9 +23,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    if (err == ENOENT) return absl::NotFoundError(absl::StrCat("no such file: ", path));
-    if (err == EACCES) return absl::PermissionDeniedError(absl::StrCat("cannot read: ", path));
-    return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(err)));
+    if (err == ENOENT)
+      return absl::NotFoundError(absl::StrCat("no such file: ", path));
+    if (err == EACCES)
+      return absl::PermissionDeniedError(absl::StrCat("cannot read: ", path));
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(err)));
   }
   std::ostringstream out;
   out << in.rdbuf();
@@ -42,7 +45,8 @@ absl::StatusOr<std::string> SecretFromEnvOrFile(const char* env_name,
     if (!contents.ok()) return contents.status();
     return std::string(absl::StripTrailingAsciiWhitespace(*contents));
   }
-  return absl::NotFoundError(absl::StrCat("set ", env_name, " or ", file_env_name));
+  return absl::NotFoundError(
+      absl::StrCat("set ", env_name, " or ", file_env_name));
 }
 
 }  // namespace webhooks::common

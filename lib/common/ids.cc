@@ -19,21 +19,24 @@ bool IsCrockford(char c) {
 
 }  // namespace
 
-std::string NewId(absl::string_view prefix, absl::Time now, absl::BitGenRef rng) {
+std::string NewId(absl::string_view prefix, absl::Time now,
+                  absl::BitGenRef rng) {
   // 128 bits: 48 of milliseconds since the epoch, then 80 random.
   const int64_t ms = absl::ToUnixMillis(now);
-  const uint64_t time_bits = static_cast<uint64_t>(ms < 0 ? 0 : ms) & ((uint64_t{1} << 48) - 1);
+  const uint64_t time_bits =
+      static_cast<uint64_t>(ms < 0 ? 0 : ms) & ((uint64_t{1} << 48) - 1);
   const uint64_t rand_hi = absl::Uniform<uint64_t>(rng) & 0xFFFF;  // 16 bits
   const uint64_t rand_lo = absl::Uniform<uint64_t>(rng);           // 64 bits
-  const uint64_t hi = (time_bits << 16) | rand_hi;                 // top 64 bits
-  const uint64_t lo = rand_lo;                                     // bottom 64 bits
+  const uint64_t hi = (time_bits << 16) | rand_hi;  // top 64 bits
+  const uint64_t lo = rand_lo;                      // bottom 64 bits
 
   std::string out(prefix);
   out.resize(prefix.size() + kUlidLength);
   char* digits = out.data() + prefix.size();
   // 26 base32 digits carry 130 bits; the first digit holds only the top 3 bits.
   for (int i = kUlidLength - 1; i >= 0; --i) {
-    const int bit = (kUlidLength - 1 - i) * 5;  // position of this digit's lowest bit
+    const int bit =
+        (kUlidLength - 1 - i) * 5;  // position of this digit's lowest bit
     uint64_t value;
     if (bit + 5 <= 64) {
       value = lo >> bit;
@@ -48,7 +51,8 @@ std::string NewId(absl::string_view prefix, absl::Time now, absl::BitGenRef rng)
 }
 
 bool IsWellFormedId(absl::string_view prefix, absl::string_view id) {
-  if (id.size() != prefix.size() + kUlidLength || id.substr(0, prefix.size()) != prefix) {
+  if (id.size() != prefix.size() + kUlidLength ||
+      id.substr(0, prefix.size()) != prefix) {
     return false;
   }
   for (char c : id.substr(prefix.size())) {

@@ -17,7 +17,8 @@ inline constexpr absl::string_view kSubscriptionIdPrefix = "sub_";
 
 // Returns `prefix` followed by the 26-character ULID for `now` and 80 bits
 // drawn from `rng`. Thread-safety is that of `rng`.
-std::string NewId(absl::string_view prefix, absl::Time now, absl::BitGenRef rng);
+std::string NewId(absl::string_view prefix, absl::Time now,
+                  absl::BitGenRef rng);
 
 // True when `id` is `prefix` followed by 26 Crockford base32 characters
 // (upper case, as NewId makes them).

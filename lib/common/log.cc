@@ -28,13 +28,17 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
-void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
+void SetMinLogLevel(LogLevel level) {
+  min_level.store(static_cast<int>(level));
+}
 
 void LogLine(LogLevel level, absl::string_view message) {
-  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-      LevelName(level), " ", message, "\n");
+  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed))
+    return;
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", LevelName(level), " ", message, "\n");
   // One fwrite per record keeps lines from different threads whole.
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

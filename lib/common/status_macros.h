@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 
 // Returns the status of `expr` from the enclosing function if it is not OK.
-#define WEBHOOKS_RETURN_IF_ERROR(expr)                \
-  do {                                                \
-    ::absl::Status webhooks_status_ = (expr);         \
+#define WEBHOOKS_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::absl::Status webhooks_status_ = (expr);            \
     if (!webhooks_status_.ok()) return webhooks_status_; \
   } while (false)
 
@@ -22,9 +22,9 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status, else
 // moves the value into `lhs` (which may be a declaration: `auto x`).
-#define WEBHOOKS_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  WEBHOOKS_ASSIGN_OR_RETURN_IMPL_(WEBHOOKS_CONCAT_(webhooks_so_, __LINE__), lhs, \
-                                  rexpr)
+#define WEBHOOKS_ASSIGN_OR_RETURN(lhs, rexpr)                               \
+  WEBHOOKS_ASSIGN_OR_RETURN_IMPL_(WEBHOOKS_CONCAT_(webhooks_so_, __LINE__), \
+                                  lhs, rexpr)
 #define WEBHOOKS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                    \
   if (!tmp.ok()) return std::move(tmp).status();         \

@@ -1,0 +1,193 @@
+#include <pqxx/pqxx>
+
+#include "absl/container/flat_hash_map.h"
+#include "lib/store/pg_connection.h"
+#include "lib/store/pg_stores.h"
+#include "lib/store/pg_values.h"
+
+namespace webhooks::store {
+namespace {
+
+// Fan-out and wake-up ride in the same statement as the insert: one round trip
+// per publish. `ev` is empty when the idempotency key was already used.
+constexpr char kPublishSql[] = R"sql(
+WITH ev AS (
+  INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
+  VALUES ($1, $2, $3, $4, $5, $6::timestamptz)
+  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+  RETURNING id, tenant_id, type),
+d AS (
+  INSERT INTO deliveries (tenant_id, event_id, subscription_id)
+  SELECT ev.tenant_id, ev.id, s.id
+  FROM ev JOIN subscriptions s
+    ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
+  RETURNING 1)
+SELECT (SELECT count(*) FROM ev),
+       (SELECT count(*) FROM d),
+       (SELECT count(*) FROM (SELECT pg_notify('webhooks_deliveries', '')
+                              FROM (SELECT 1 FROM d LIMIT 1) one) n)
+)sql";
+
+// The batch form. Rows are inserted in key order, so two batches racing on
+// overlapping keys wait on each other in the same order instead of deadlocking.
+constexpr char kPublishBatchSql[] = R"sql(
+WITH input AS (
+  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+    AS t(id, type, idempotency_key, body, occurred_at)),
+ev AS (
+  INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
+  SELECT id, $1, type, idempotency_key, body, occurred_at FROM input ORDER BY idempotency_key, id
+  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+  RETURNING id, tenant_id, type),
+d AS (
+  INSERT INTO deliveries (tenant_id, event_id, subscription_id)
+  SELECT ev.tenant_id, ev.id, s.id
+  FROM ev JOIN subscriptions s
+    ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
+  RETURNING event_id),
+n AS (
+  SELECT count(*) AS notified FROM (SELECT pg_notify('webhooks_deliveries', '')
+                                    FROM (SELECT 1 FROM d LIMIT 1) one) x)
+SELECT ev.id, coalesce(c.deliveries, 0), n.notified
+FROM ev CROSS JOIN n
+LEFT JOIN (SELECT event_id, count(*) AS deliveries FROM d GROUP BY event_id) c
+  ON c.event_id = ev.id
+)sql";
+
+class PgEventStore final : public EventStore {
+ public:
+  explicit PgEventStore(PgPool* pool) : pool_(*pool) {}
+
+  absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,
+                                        const NewEvent& event,
+                                        absl::Time deadline) override {
+    return WithConnection<PublishResult>(
+        pool_, deadline, "publish event", [&](PgConnection& c) {
+          c.EnsurePrepared("event_publish", kPublishSql);
+          c.EnsurePrepared("event_by_key",
+                           "SELECT id FROM events WHERE tenant_id = $1 AND "
+                           "idempotency_key = $2");
+          // A single statement is atomic on its own: no BEGIN/COMMIT round
+          // trips.
+          pqxx::nontransaction tx(c.get());
+          const std::string tenant(tenant_id);
+          pqxx::result r =
+              tx.exec_prepared("event_publish", event.id, tenant, event.type,
+                               event.idempotency_key, event.body,
+                               ToTimestampText(event.occurred_at));
+          PublishResult result;
+          if (r[0][0].as<int64_t>() == 1) {
+            result.event_id = event.id;
+            result.deliveries_created = r[0][1].as<int>();
+            return result;
+          }
+          // ON CONFLICT waited for the first insert to commit, so it is visible
+          // now.
+          pqxx::result existing =
+              tx.exec_prepared("event_by_key", tenant, event.idempotency_key);
+          result.event_id = existing[0][0].as<std::string>();
+          result.duplicate = true;
+          return result;
+        });
+  }
+
+  absl::StatusOr<std::vector<PublishResult>> PublishBatch(
+      absl::string_view tenant_id, const std::vector<NewEvent>& events,
+      absl::Time deadline) override {
+    if (events.empty()) return std::vector<PublishResult>{};
+    return WithConnection<std::vector<PublishResult>>(
+        pool_, deadline, "publish events", [&](PgConnection& c) {
+          c.EnsurePrepared("event_publish_batch", kPublishBatchSql);
+          c.EnsurePrepared(
+              "events_by_keys",
+              "SELECT idempotency_key, id FROM events "
+              "WHERE tenant_id = $1 AND idempotency_key = ANY ($2::text[])");
+          std::vector<std::string> ids, types, keys, bodies, times;
+          for (const NewEvent& e : events) {
+            ids.push_back(e.id);
+            types.push_back(e.type);
+            keys.push_back(e.idempotency_key);
+            bodies.push_back(e.body);
+            times.push_back(ToTimestampText(e.occurred_at));
+          }
+          const std::string tenant(tenant_id);
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared(
+              "event_publish_batch", tenant, ToTextArrayLiteral(ids),
+              ToTextArrayLiteral(types), ToTextArrayLiteral(keys),
+              ToTextArrayLiteral(bodies), ToTextArrayLiteral(times));
+          absl::flat_hash_map<std::string, int>
+              created;  // inserted id -> deliveries
+          for (const pqxx::row& row : r)
+            created[row[0].as<std::string>()] = row[1].as<int>();
+
+          std::vector<PublishResult> results(events.size());
+          std::vector<std::string> missing_keys;
+          for (std::size_t i = 0; i < events.size(); ++i) {
+            auto it = created.find(events[i].id);
+            if (it != created.end()) {
+              results[i].event_id = events[i].id;
+              results[i].deliveries_created = it->second;
+            } else {
+              results[i].duplicate = true;
+              missing_keys.push_back(events[i].idempotency_key);
+            }
+          }
+          if (!missing_keys.empty()) {
+            absl::flat_hash_map<std::string, std::string> by_key;
+            for (const pqxx::row& row :
+                 tx.exec_prepared("events_by_keys", tenant,
+                                  ToTextArrayLiteral(missing_keys))) {
+              by_key[row[0].as<std::string>()] = row[1].as<std::string>();
+            }
+            for (std::size_t i = 0; i < events.size(); ++i) {
+              if (results[i].duplicate)
+                results[i].event_id = by_key[events[i].idempotency_key];
+            }
+          }
+          return results;
+        });
+  }
+
+  absl::StatusOr<EventRecord> Get(absl::string_view tenant_id,
+                                  absl::string_view event_id,
+                                  absl::Time deadline) override {
+    return WithConnection<EventRecord>(
+        pool_, deadline, "get event",
+        [&](PgConnection& c) -> absl::StatusOr<EventRecord> {
+          c.EnsurePrepared(
+              "event_get",
+              "SELECT id, tenant_id, type, idempotency_key, body, "
+              "(extract(epoch from occurred_at) * 1000000)::bigint, "
+              "(extract(epoch from created_at) * 1000000)::bigint "
+              "FROM events WHERE tenant_id = $1 AND id = $2");
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared("event_get", std::string(tenant_id),
+                                            std::string(event_id));
+          if (r.empty()) {
+            return absl::NotFoundError(
+                absl::StrCat("event ", event_id, " not found"));
+          }
+          EventRecord e;
+          e.id = r[0][0].as<std::string>();
+          e.tenant_id = r[0][1].as<std::string>();
+          e.type = r[0][2].as<std::string>();
+          e.idempotency_key = r[0][3].as<std::string>();
+          e.body = r[0][4].as<std::string>();
+          e.occurred_at = FromEpochMicros(r[0][5]);
+          e.create_time = FromEpochMicros(r[0][6]);
+          return e;
+        });
+  }
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool) {
+  return std::make_unique<PgEventStore>(pool);
+}
+
+}  // namespace webhooks::store

@@ -1,0 +1,90 @@
+#include "lib/store/pg_pool.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/store/pg_connection.h"
+#include "lib/store/pg_errors.h"
+
+namespace webhooks::store {
+
+void PgConnectionDeleter::operator()(PgConnection* connection) const {
+  delete connection;
+}
+
+PgPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)),
+      connection_(std::move(other.connection_)),
+      broken_(other.broken_) {}
+
+PgPool::Lease::~Lease() {
+  if (pool_ != nullptr) pool_->Return(std::move(connection_), broken_);
+}
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
+  if (options.size < 1)
+    return absl::InvalidArgumentError("database pool size must be at least 1");
+  return std::unique_ptr<PgPool>(new PgPool(std::move(options)));
+}
+
+PgPool::~PgPool() = default;
+
+absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
+  deadline = std::min(deadline, absl::Now() + options_.acquire_timeout);
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < options_.size;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&available), deadline)) {
+      return absl::ResourceExhaustedError(
+          "all database connections are busy; try again later");
+    }
+    ++in_use_;
+    if (!idle_.empty()) {
+      PgConnectionPtr connection = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(connection));
+    }
+    ++open_;  // reserve a slot, then connect without holding the lock
+  }
+  try {
+    PgConnectionPtr connection(new PgConnection(options_.database_url));
+    connection->get().set_variable(
+        "statement_timeout",
+        absl::StrCat(absl::ToInt64Milliseconds(options_.statement_timeout)));
+    return Lease(this, std::move(connection));
+  } catch (...) {
+    absl::Status status = TranslateCurrentException("connect to database");
+    absl::MutexLock lock(&mu_);
+    --open_;
+    --in_use_;
+    return status.code() == absl::StatusCode::kInternal
+               ? absl::UnavailableError("cannot connect to the database")
+               : status;
+  }
+}
+
+void PgPool::Return(PgConnectionPtr connection, bool broken) {
+  // A connection whose socket died is useless even if nobody marked it.
+  if (!broken && (connection == nullptr || !connection->get().is_open()))
+    broken = true;
+  absl::MutexLock lock(&mu_);
+  --in_use_;
+  if (broken) {
+    --open_;
+    // Destroying a pqxx connection is a quick socket close; fine under the
+    // lock.
+    connection.reset();
+  } else {
+    idle_.push_back(std::move(connection));
+  }
+}
+
+int PgPool::InUse() const {
+  absl::MutexLock lock(&mu_);
+  return in_use_;
+}
+
+}  // namespace webhooks::store

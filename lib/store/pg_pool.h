@@ -1,0 +1,86 @@
+// A bounded pool of PostgreSQL connections.
+//
+// Callers never wait without bound: Acquire gives up at a deadline with
+// RESOURCE_EXHAUSTED (every connection busy) or UNAVAILABLE (the database
+// cannot be reached), so a gRPC handler fails fast instead of hanging when the
+// database is slow or gone. Broken connections are discarded on return and
+// replaced on demand, so the pool heals after a database restart.
+#ifndef WEBHOOKS_LIB_STORE_PG_POOL_H_
+#define WEBHOOKS_LIB_STORE_PG_POOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace webhooks::store {
+
+// Defined in pg_connection.h, private to lib/store.
+class PgConnection;
+// Lets PgConnection stay incomplete here.
+struct PgConnectionDeleter {
+  void operator()(PgConnection* connection) const;
+};
+using PgConnectionPtr = std::unique_ptr<PgConnection, PgConnectionDeleter>;
+
+struct PgPoolOptions {
+  std::string database_url;
+  int size = 8;
+  // Acquire waits at most this long, or until the caller's deadline if sooner.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // Server-side statement_timeout for every statement on these connections.
+  absl::Duration statement_timeout = absl::Seconds(10);
+};
+
+class PgPool {
+ public:
+  // A connection on loan; returned to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    PgConnection& connection() const { return *connection_; }
+    // Discards the connection instead of returning it (after a connection
+    // error, or when its session state is unknown).
+    void MarkBroken() { broken_ = true; }
+
+   private:
+    friend class PgPool;
+    Lease(PgPool* pool, PgConnectionPtr connection)
+        : pool_(pool), connection_(std::move(connection)) {}
+    PgPool* pool_;
+    PgConnectionPtr connection_;
+    bool broken_ = false;
+  };
+
+  // INVALID_ARGUMENT for a size below 1. Connects lazily: creating a pool
+  // never fails because the database is down.
+  static absl::StatusOr<std::unique_ptr<PgPool>> Create(PgPoolOptions options);
+  ~PgPool();
+
+  // Thread-safe. Waits until min(deadline, now + acquire_timeout).
+  absl::StatusOr<Lease> Acquire(absl::Time deadline = absl::InfiniteFuture());
+
+  // Connections currently lent out (for tests and metrics).
+  int InUse() const;
+  const PgPoolOptions& options() const { return options_; }
+
+ private:
+  explicit PgPool(PgPoolOptions options) : options_(std::move(options)) {}
+  void Return(PgConnectionPtr connection, bool broken);
+
+  const PgPoolOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<PgConnectionPtr> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + lent out + being opened
+  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace webhooks::store
+
+#endif  // WEBHOOKS_LIB_STORE_PG_POOL_H_

@@ -1,0 +1,171 @@
+#include <pqxx/pqxx>
+
+#include "lib/store/pg_connection.h"
+#include "lib/store/pg_stores.h"
+#include "lib/store/pg_values.h"
+
+namespace webhooks::store {
+namespace {
+
+constexpr char kColumns[] =
+    "id, tenant_id, name, target_url, event_types, custom_headers_sealed, "
+    "signing_secret_sealed, enabled, disabled_reason, "
+    "(extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from updated_at) * 1000000)::bigint, version";
+
+SubscriptionRecord ReadRecord(const pqxx::row& row) {
+  SubscriptionRecord r;
+  r.id = row[0].as<std::string>();
+  r.tenant_id = row[1].as<std::string>();
+  r.name = row[2].as<std::string>();
+  r.target_url = row[3].as<std::string>();
+  r.event_types = FromTextArray(row[4]);
+  r.custom_headers_sealed = row[5].as<std::string>();
+  r.signing_secret_sealed = row[6].as<std::string>();
+  r.enabled = row[7].as<bool>();
+  r.disabled_reason = row[8].as<std::string>();
+  r.create_time = FromEpochMicros(row[9]);
+  r.update_time = FromEpochMicros(row[10]);
+  r.version = row[11].as<int64_t>();
+  return r;
+}
+
+absl::Status NotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("subscription ", id, " not found"));
+}
+
+class PgSubscriptionStore final : public SubscriptionStore {
+ public:
+  explicit PgSubscriptionStore(PgPool* pool) : pool_(*pool) {}
+
+  absl::StatusOr<SubscriptionRecord> Create(const SubscriptionRecord& record,
+                                            absl::Time deadline) override {
+    return WithConnection<SubscriptionRecord>(
+        pool_, deadline, "create subscription", [&](PgConnection& c) {
+          c.EnsurePrepared(
+              "subscription_insert",
+              absl::StrCat(
+                  "INSERT INTO subscriptions (id, tenant_id, name, "
+                  "target_url, event_types, custom_headers_sealed, "
+                  "signing_secret_sealed, enabled, disabled_reason) "
+                  "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9) "
+                  "RETURNING ",
+                  kColumns));
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared(
+              "subscription_insert", record.id, record.tenant_id, record.name,
+              record.target_url, ToTextArrayLiteral(record.event_types),
+              record.custom_headers_sealed, record.signing_secret_sealed,
+              record.enabled, record.disabled_reason);
+          return ReadRecord(r[0]);
+        });
+  }
+
+  absl::StatusOr<SubscriptionRecord> Get(absl::string_view tenant_id,
+                                         absl::string_view id,
+                                         absl::Time deadline) override {
+    return WithConnection<SubscriptionRecord>(
+        pool_, deadline, "get subscription",
+        [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
+          c.EnsurePrepared(
+              "subscription_get",
+              absl::StrCat(
+                  "SELECT ", kColumns,
+                  " FROM subscriptions WHERE tenant_id = $1 AND id = $2"));
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared(
+              "subscription_get", std::string(tenant_id), std::string(id));
+          if (r.empty()) return NotFound(id);
+          return ReadRecord(r[0]);
+        });
+  }
+
+  absl::StatusOr<std::vector<SubscriptionRecord>> List(
+      absl::string_view tenant_id, absl::string_view after_id, int limit,
+      absl::Time deadline) override {
+    return WithConnection<std::vector<SubscriptionRecord>>(
+        pool_, deadline, "list subscriptions", [&](PgConnection& c) {
+          c.EnsurePrepared(
+              "subscription_list",
+              absl::StrCat(
+                  "SELECT ", kColumns,
+                  " FROM subscriptions WHERE tenant_id = $1 AND id > $2 "
+                  "ORDER BY id LIMIT $3"));
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r =
+              tx.exec_prepared("subscription_list", std::string(tenant_id),
+                               std::string(after_id), limit);
+          std::vector<SubscriptionRecord> out;
+          out.reserve(r.size());
+          for (const pqxx::row& row : r) out.push_back(ReadRecord(row));
+          return out;
+        });
+  }
+
+  absl::StatusOr<SubscriptionRecord> Update(const SubscriptionUpdate& u,
+                                            absl::Time deadline) override {
+    return WithConnection<SubscriptionRecord>(
+        pool_, deadline, "update subscription",
+        [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
+          // One statement; each field is replaced only when its flag is set.
+          c.EnsurePrepared(
+              "subscription_update",
+              absl::StrCat(
+                  "UPDATE subscriptions SET "
+                  "name = CASE WHEN $3 THEN $4 ELSE name END, "
+                  "target_url = CASE WHEN $5 THEN $6 ELSE target_url END, "
+                  "event_types = CASE WHEN $7 THEN $8::text[] ELSE event_types "
+                  "END, "
+                  "custom_headers_sealed = CASE WHEN $9 THEN $10 ELSE "
+                  "custom_headers_sealed END, "
+                  "disabled_reason = CASE WHEN NOT $11 THEN disabled_reason "
+                  "  WHEN $12 THEN '' WHEN enabled THEN $13 ELSE "
+                  "disabled_reason END, "
+                  "enabled = CASE WHEN $11 THEN $12 ELSE enabled END, "
+                  "updated_at = now(), version = version + 1 "
+                  "WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                  kColumns));
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared(
+              "subscription_update", u.tenant_id, u.id, u.name.has_value(),
+              u.name.value_or(""), u.target_url.has_value(),
+              u.target_url.value_or(""), u.event_types.has_value(),
+              ToTextArrayLiteral(
+                  u.event_types.value_or(std::vector<std::string>{})),
+              u.custom_headers_sealed.has_value(),
+              u.custom_headers_sealed.value_or(""), u.enabled.has_value(),
+              u.enabled.value_or(false), u.disabled_reason);
+          if (r.empty()) return NotFound(u.id);
+          return ReadRecord(r[0]);
+        });
+  }
+
+  absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
+                      absl::Time deadline) override {
+    return WithConnection<bool>(
+               pool_, deadline, "delete subscription",
+               [&](PgConnection& c) -> absl::StatusOr<bool> {
+                 c.EnsurePrepared("subscription_delete",
+                                  "DELETE FROM subscriptions WHERE tenant_id = "
+                                  "$1 AND id = $2");
+                 pqxx::nontransaction tx(c.get());
+                 pqxx::result r =
+                     tx.exec_prepared("subscription_delete",
+                                      std::string(tenant_id), std::string(id));
+                 if (r.affected_rows() == 0) return NotFound(id);
+                 return true;
+               })
+        .status();
+  }
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool) {
+  return std::make_unique<PgSubscriptionStore>(pool);
+}
+
+}  // namespace webhooks::store

@@ -1,0 +1,58 @@
+// Conversions between our values and PostgreSQL text forms (private to
+// lib/store). libpqxx 6.4 binds no arrays or times, so we pass text.
+#ifndef WEBHOOKS_LIB_STORE_PG_VALUES_H_
+#define WEBHOOKS_LIB_STORE_PG_VALUES_H_
+
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "lib/store/pg_connection.h"
+#include "lib/store/pg_pool.h"
+
+namespace webhooks::store {
+
+// A text[] literal: {"a","b\"c"}; every element quoted, \ and " escaped.
+std::string ToTextArrayLiteral(const std::vector<std::string>& values);
+// Reads a text[] column.
+std::vector<std::string> FromTextArray(const pqxx::field& field);
+
+// RFC 3339 with microseconds in UTC, for a $n::timestamptz parameter.
+std::string ToTimestampText(absl::Time time);
+// Select timestamps as (extract(epoch from t) * 1000000)::bigint.
+absl::Time FromEpochMicros(const pqxx::field& field);
+
+// Runs `body(lease)` with a pooled connection; translates pqxx exceptions and
+// marks the connection broken after a connection error. Defined as a template
+// so each call site keeps its own return type.
+template <typename T, typename Body>
+absl::StatusOr<T> WithConnection(PgPool& pool, absl::Time deadline,
+                                 absl::string_view operation, Body&& body);
+
+}  // namespace webhooks::store
+
+#include "lib/store/pg_errors.h"
+#include "lib/store/pg_pool.h"
+
+namespace webhooks::store {
+
+template <typename T, typename Body>
+absl::StatusOr<T> WithConnection(PgPool& pool, absl::Time deadline,
+                                 absl::string_view operation, Body&& body) {
+  absl::StatusOr<PgPool::Lease> lease = pool.Acquire(deadline);
+  if (!lease.ok()) return lease.status();
+  try {
+    return body(lease->connection());
+  } catch (...) {
+    absl::Status status = TranslateCurrentException(operation);
+    if (IsConnectionError(status)) lease->MarkBroken();
+    return status;
+  }
+}
+
+}  // namespace webhooks::store
+
+#endif  // WEBHOOKS_LIB_STORE_PG_VALUES_H_
