@@ -19,10 +19,13 @@ std::string EncodeHeaders(const HeaderMap& headers);
 // Inverse of EncodeHeaders. DATA_LOSS when malformed.
 absl::StatusOr<HeaderMap> DecodeHeaders(absl::string_view encoded);
 
-// The masked form of a secret header value: the first 4 and last 5 characters
-// around "…" ("Bearer live-key" style values of 21+ bytes: "Bear…e-key");
-// shorter values reveal nothing and become "…". Never reveals more than 9
-// bytes, and never more than a third of the value.
+// The masked form of a secret header value: its first 4 and last 5 bytes
+// around "…" (U+2026), e.g. "Bearer abcdefghijklmnopqrstuvwxyz-key" ->
+// "Bear…z-key". Never reveals more than 9 bytes, nor more than a third of the
+// value, so 21-23 byte values show 3 + 4 bytes, 24-26 byte values 3 + 5, and
+// values under 21 bytes reveal nothing and become "…". A cut that would split
+// a UTF-8 character moves inward to the character boundary, revealing fewer
+// bytes.
 std::string MaskSecret(absl::string_view value);
 
 // Every value masked with MaskSecret.
