@@ -29,14 +29,15 @@ SELECT (SELECT count(*) FROM ev),
 )sql";
 
 // The batch form. Rows are inserted in key order, so two batches racing on
-// overlapping keys wait on each other in the same order instead of deadlocking.
+// overlapping keys wait on each other in the same order instead of
+// deadlocking; among items repeating a key, the first in the request wins.
 constexpr char kPublishBatchSql[] = R"sql(
 WITH input AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-    AS t(id, type, idempotency_key, body, occurred_at)),
+    WITH ORDINALITY AS t(id, type, idempotency_key, body, occurred_at, position)),
 ev AS (
   INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
-  SELECT id, $1, type, idempotency_key, body, occurred_at FROM input ORDER BY idempotency_key, id
+  SELECT id, $1, type, idempotency_key, body, occurred_at FROM input ORDER BY idempotency_key, position
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING id, tenant_id, type),
 d AS (

@@ -1,0 +1,187 @@
+// webhooks-api: the gRPC API server, and `webhooks-api migrate`.
+//
+// Configuration: flags, each falling back to an environment variable (see
+// --help and the README). Secrets (the sealing key) come only from the
+// environment or a file, never from flags, which `ps` would show.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/common/clock.h"
+#include "lib/common/env.h"
+#include "lib/common/log.h"
+#include "lib/security/api_tokens.h"
+#include "lib/security/sealer.h"
+#include "lib/store/migrations.h"
+#include "lib/store/pg_pool.h"
+#include "lib/store/pg_stores.h"
+#include "services/api/server.h"
+
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL URL. Env WEBHOOKS_DATABASE_URL. Default "
+          "postgresql:///webhooks");
+ABSL_FLAG(std::string, grpc_addr, "",
+          "gRPC listen address host:port. Env WEBHOOKS_GRPC_ADDR. Default "
+          "127.0.0.1:50051");
+ABSL_FLAG(std::string, api_tokens_file, "",
+          "File of API tokens, one 'name token tenants' per line. Env "
+          "WEBHOOKS_API_TOKENS_FILE. "
+          "Required");
+ABSL_FLAG(int, db_pool_size, 0,
+          "Database connections. Env WEBHOOKS_DB_POOL_SIZE. Default 16");
+ABSL_FLAG(
+    absl::Duration, db_acquire_timeout, absl::Seconds(5),
+    "Longest wait for a free database connection before RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(10),
+          "Server-side statement_timeout of every query");
+ABSL_FLAG(int, grpc_max_threads, 64, "Most gRPC handler threads at once");
+ABSL_FLAG(int, grpc_max_message_bytes, 16 * 1024 * 1024,
+          "Largest request accepted");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM, how long in-flight calls may finish");
+
+namespace {
+
+using namespace webhooks;  // NOLINT: a main file
+
+constexpr char kUsage[] =
+    "webhooks-api [serve|migrate] [flags]\n"
+    "  serve    run the gRPC API (default)\n"
+    "  migrate  apply database migrations and exit (safe to run concurrently)\n"
+    "Secrets: WEBHOOKS_SEALING_KEY or WEBHOOKS_SEALING_KEY_FILE (base64 of 32 "
+    "bytes, or\n"
+    "'id:key,id:key' with the primary first).";
+
+std::string DatabaseUrl() {
+  return common::FlagOrEnv(absl::GetFlag(FLAGS_database_url),
+                           "WEBHOOKS_DATABASE_URL", "postgresql:///webhooks");
+}
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  common::LogError(what, ": ", status.ToString());
+  return 1;
+}
+
+int RunMigrate() {
+  absl::StatusOr<int> applied = store::Migrate(DatabaseUrl());
+  if (!applied.ok()) return Fail("migrate", applied.status());
+  common::LogInfo("database schema at version ", store::LatestSchemaVersion(),
+                  " (applied ", *applied, " migrations)");
+  return 0;
+}
+
+int RunServe() {
+  const std::string database_url = DatabaseUrl();
+  absl::StatusOr<int> version = store::AppliedSchemaVersion(database_url);
+  if (!version.ok()) return Fail("database", version.status());
+  if (*version < store::LatestSchemaVersion()) {
+    common::LogError("database schema is at version ", *version,
+                     ", this build needs ", store::LatestSchemaVersion(),
+                     ": run `webhooks-api migrate` first");
+    return 1;
+  }
+
+  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
+      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
+  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
+  absl::StatusOr<security::Sealer> sealer =
+      security::Sealer::FromSpec(*key_spec);
+  if (!sealer.ok()) return Fail("sealing key", sealer.status());
+
+  const std::string tokens_file = common::FlagOrEnv(
+      absl::GetFlag(FLAGS_api_tokens_file), "WEBHOOKS_API_TOKENS_FILE", "");
+  if (tokens_file.empty()) {
+    return Fail("api tokens",
+                absl::InvalidArgumentError(
+                    "set --api_tokens_file or WEBHOOKS_API_TOKENS_FILE"));
+  }
+  absl::StatusOr<security::ApiTokens> tokens =
+      security::ApiTokens::LoadFile(tokens_file);
+  if (!tokens.ok()) return Fail("api tokens", tokens.status());
+
+  int pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  if (pool_size == 0 &&
+      !absl::SimpleAtoi(common::FlagOrEnv("", "WEBHOOKS_DB_POOL_SIZE", "16"),
+                        &pool_size)) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "WEBHOOKS_DB_POOL_SIZE: not a number"));
+  }
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool = store::PgPool::Create({
+      .database_url = database_url,
+      .size = pool_size,
+      .acquire_timeout = absl::GetFlag(FLAGS_db_acquire_timeout),
+      .statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout),
+  });
+  if (!pool.ok()) return Fail("database pool", pool.status());
+  auto subscriptions = store::NewPgSubscriptionStore(pool->get());
+  auto events = store::NewPgEventStore(pool->get());
+
+  // Handle SIGTERM/SIGINT on this thread: block them before gRPC starts
+  // threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  api::ServerOptions options;
+  options.listen_address = common::FlagOrEnv(
+      absl::GetFlag(FLAGS_grpc_addr), "WEBHOOKS_GRPC_ADDR", "127.0.0.1:50051");
+  options.max_threads = absl::GetFlag(FLAGS_grpc_max_threads);
+  options.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_grpc_max_message_bytes);
+  absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
+      api::ApiServer::Start(options, {.subscriptions = subscriptions.get(),
+                                      .events = events.get(),
+                                      .sealer = &*sealer,
+                                      .tokens = &*tokens,
+                                      .clock = common::Clock::Real()});
+  if (!server.ok()) return Fail("gRPC server", server.status());
+  common::LogInfo("webhooks-api ", WEBHOOKS_VERSION, " serving gRPC on ",
+                  options.listen_address, " (port ", (*server)->port(), "), ",
+                  tokens->size(), " API tokens");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  common::LogInfo("received signal ", signal_number, ", shutting down");
+  (*server)->Shutdown(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace));
+  (*server)->Wait();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  // --help lists the flags defined here, not the libraries' own.
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "services/api/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return std::string("webhooks-api ") + WEBHOOKS_VERSION + "\n";
+  };
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::string command = args.size() > 1 ? args[1] : "serve";
+  if (args.size() > 2) {
+    std::cerr << "unexpected argument: " << args[2] << "\n" << kUsage << "\n";
+    return 2;
+  }
+  if (command == "migrate") return RunMigrate();
+  if (command == "serve") return RunServe();
+  std::cerr << "unknown command: " << command << "\n" << kUsage << "\n";
+  return 2;
+}

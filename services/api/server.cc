@@ -1,0 +1,54 @@
+#include "services/api/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace webhooks::api {
+
+absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
+    const ServerOptions& options, ServiceDeps deps) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<ApiServer> api(new ApiServer(deps));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &api->port_);
+  builder.RegisterService(&api->subscriptions_);
+  builder.RegisterService(&api->events_);
+  grpc::ResourceQuota quota("webhooks-api");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  api->server_ = builder.BuildAndStart();
+  if (api->server_ == nullptr || api->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      api->server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(v1::SubscriptionService::service_full_name(), true);
+  health->SetServingStatus(v1::EventService::service_full_name(), true);
+  return api;
+}
+
+ApiServer::~ApiServer() {
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+}
+
+void ApiServer::Shutdown(absl::Time deadline) {
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(deadline));
+}
+
+void ApiServer::Wait() { server_->Wait(); }
+
+}  // namespace webhooks::api

@@ -1,0 +1,49 @@
+// The API's gRPC server: SubscriptionService, EventService, gRPC health
+// checking and server reflection, on one listening address.
+#ifndef WEBHOOKS_SERVICES_API_SERVER_H_
+#define WEBHOOKS_SERVICES_API_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/api/services.h"
+
+namespace webhooks::api {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free one (see ApiServer::port).
+  std::string listen_address = "127.0.0.1:50051";
+  // Bounds the handler threads, and so the blocking database work, at once.
+  int max_threads = 64;
+  int max_receive_message_bytes = 16 * 1024 * 1024;
+};
+
+class ApiServer {
+ public:
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ApiServer>> Start(
+      const ServerOptions& options, ServiceDeps deps);
+  ~ApiServer();
+
+  int port() const { return port_; }
+  // Stops accepting calls; in-flight ones get until `deadline`, then are
+  // cancelled. Health turns NOT_SERVING first.
+  void Shutdown(absl::Time deadline);
+  void Wait();
+
+ private:
+  ApiServer(ServiceDeps deps) : subscriptions_(deps), events_(deps) {}
+
+  SubscriptionServiceImpl subscriptions_;
+  EventServiceImpl events_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace webhooks::api
+
+#endif  // WEBHOOKS_SERVICES_API_SERVER_H_

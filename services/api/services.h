@@ -1,0 +1,75 @@
+// The gRPC services of webhooks.v1, over the stores. Each handler authorises,
+// validates, calls the store with the RPC's deadline, and converts errors once
+// (absl::Status -> grpc::Status). Thread-safe; handlers block on the database
+// only up to the RPC deadline or the pool's acquire timeout.
+#ifndef WEBHOOKS_SERVICES_API_SERVICES_H_
+#define WEBHOOKS_SERVICES_API_SERVICES_H_
+
+#include "lib/common/clock.h"
+#include "lib/security/api_tokens.h"
+#include "lib/security/sealer.h"
+#include "lib/store/event_store.h"
+#include "lib/store/subscription_store.h"
+#include "webhooks/v1/event_service.grpc.pb.h"
+#include "webhooks/v1/subscription_service.grpc.pb.h"
+
+namespace webhooks::api {
+
+// What the services need; all must outlive them.
+struct ServiceDeps {
+  store::SubscriptionStore* subscriptions = nullptr;
+  store::EventStore* events = nullptr;
+  const security::Sealer* sealer = nullptr;
+  const security::ApiTokens* tokens = nullptr;
+  common::Clock* clock = nullptr;
+};
+
+class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
+ public:
+  explicit SubscriptionServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::Status CreateSubscription(
+      grpc::ServerContext* context,
+      const v1::CreateSubscriptionRequest* request,
+      v1::CreateSubscriptionResponse* response) override;
+  grpc::Status GetSubscription(grpc::ServerContext* context,
+                               const v1::GetSubscriptionRequest* request,
+                               v1::Subscription* response) override;
+  grpc::Status ListSubscriptions(
+      grpc::ServerContext* context, const v1::ListSubscriptionsRequest* request,
+      v1::ListSubscriptionsResponse* response) override;
+  grpc::Status UpdateSubscription(grpc::ServerContext* context,
+                                  const v1::UpdateSubscriptionRequest* request,
+                                  v1::Subscription* response) override;
+  grpc::Status DeleteSubscription(grpc::ServerContext* context,
+                                  const v1::DeleteSubscriptionRequest* request,
+                                  google::protobuf::Empty* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+class EventServiceImpl final : public v1::EventService::Service {
+ public:
+  // At most this many items in one PublishEvents call.
+  static constexpr int kMaxBatchItems = 500;
+
+  explicit EventServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::Status PublishEvent(grpc::ServerContext* context,
+                            const v1::PublishEventRequest* request,
+                            v1::PublishEventResponse* response) override;
+  grpc::Status PublishEvents(grpc::ServerContext* context,
+                             const v1::PublishEventsRequest* request,
+                             v1::PublishEventsResponse* response) override;
+  grpc::Status GetEvent(grpc::ServerContext* context,
+                        const v1::GetEventRequest* request,
+                        v1::StoredEvent* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+}  // namespace webhooks::api
+
+#endif  // WEBHOOKS_SERVICES_API_SERVICES_H_

@@ -1,0 +1,281 @@
+#include <google/protobuf/util/time_util.h>
+
+#include <map>
+#include <string>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "lib/common/grpc_status.h"
+#include "lib/common/ids.h"
+#include "lib/common/status_macros.h"
+#include "lib/domain/custom_headers.h"
+#include "lib/domain/validation.h"
+#include "lib/security/signing_secret.h"
+#include "services/api/auth.h"
+#include "services/api/services.h"
+
+namespace webhooks::api {
+namespace {
+
+using common::ToGrpcStatus;
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+constexpr char kDisabledByApi[] = "disabled through the API";
+
+absl::Time Deadline(const grpc::ServerContext& context) {
+  return absl::FromChrono(context.deadline());
+}
+
+// Associated data binding each sealed value to its row and column.
+std::string HeadersAad(absl::string_view id) {
+  return absl::StrCat("subscription/", id, "/custom_headers");
+}
+std::string SecretAad(absl::string_view id) {
+  return absl::StrCat("subscription/", id, "/signing_secret");
+}
+
+domain::HeaderMap ToHeaderMap(
+    const google::protobuf::Map<std::string, std::string>& map) {
+  return domain::HeaderMap(map.begin(), map.end());
+}
+
+// Fills `out` from `record`, with header values masked.
+absl::Status ToProto(const store::SubscriptionRecord& record,
+                     const security::Sealer& sealer, v1::Subscription* out) {
+  WEBHOOKS_ASSIGN_OR_RETURN(
+      std::string encoded,
+      sealer.Open(record.custom_headers_sealed, HeadersAad(record.id)));
+  WEBHOOKS_ASSIGN_OR_RETURN(domain::HeaderMap headers,
+                            domain::DecodeHeaders(encoded));
+  out->set_id(record.id);
+  out->set_tenant_id(record.tenant_id);
+  out->set_name(record.name);
+  out->set_target_url(record.target_url);
+  for (const std::string& type : record.event_types) out->add_event_types(type);
+  for (const auto& [name, value] : domain::MaskHeaders(headers)) {
+    (*out->mutable_custom_headers())[name] = value;
+  }
+  out->set_enabled(record.enabled);
+  out->set_disabled_reason(record.disabled_reason);
+  *out->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(record.create_time));
+  *out->mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(record.update_time));
+  return absl::OkStatus();
+}
+
+// Page tokens are opaque to clients: base64url of "v1|<tenant>|<last id>".
+// Binding the tenant stops a token from being replayed against another.
+std::string EncodePageToken(absl::string_view tenant_id,
+                            absl::string_view last_id) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("v1|", tenant_id, "|", last_id));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
+                                            absl::string_view tenant_id) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) {
+    return absl::InvalidArgumentError(
+        "page_token: is not a token this API issued");
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 2));
+  if (parts.size() != 3 || parts[0] != "v1") {
+    return absl::InvalidArgumentError(
+        "page_token: is not a token this API issued");
+  }
+  if (parts[1] != tenant_id) {
+    return absl::InvalidArgumentError(
+        "page_token: was issued for a different tenant_id");
+  }
+  return parts[2];
+}
+
+absl::Status ValidateSubscriptionFields(const v1::Subscription& s) {
+  WEBHOOKS_RETURN_IF_ERROR(domain::ValidateSubscriptionName(s.name()));
+  WEBHOOKS_RETURN_IF_ERROR(domain::ValidateTargetUrl(s.target_url()));
+  WEBHOOKS_RETURN_IF_ERROR(domain::ValidateEventTypes(std::vector<std::string>(
+      s.event_types().begin(), s.event_types().end())));
+  return domain::ValidateCustomHeaders(ToHeaderMap(s.custom_headers()));
+}
+
+absl::Status RequireId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("id: is required");
+  return absl::OkStatus();
+}
+
+std::string NewSubscriptionId(common::Clock& clock) {
+  thread_local absl::BitGen rng;
+  return common::NewId(common::kSubscriptionIdPrefix, clock.Now(), rng);
+}
+
+}  // namespace
+
+grpc::Status SubscriptionServiceImpl::CreateSubscription(
+    grpc::ServerContext* context, const v1::CreateSubscriptionRequest* request,
+    v1::CreateSubscriptionResponse* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    const v1::Subscription& s = request->subscription();
+    if (!s.tenant_id().empty() && s.tenant_id() != request->tenant_id()) {
+      return absl::InvalidArgumentError(
+          "subscription.tenant_id: must be empty or equal to tenant_id");
+    }
+    WEBHOOKS_RETURN_IF_ERROR(ValidateSubscriptionFields(s));
+
+    const domain::HeaderMap headers = ToHeaderMap(s.custom_headers());
+    store::SubscriptionRecord record;
+    record.id = NewSubscriptionId(*deps_.clock);
+    record.tenant_id = request->tenant_id();
+    record.name = s.name();
+    record.target_url = s.target_url();
+    record.event_types.assign(s.event_types().begin(), s.event_types().end());
+    const std::string secret = security::NewSigningSecret();
+    WEBHOOKS_ASSIGN_OR_RETURN(record.custom_headers_sealed,
+                              deps_.sealer->Seal(domain::EncodeHeaders(headers),
+                                                 HeadersAad(record.id)));
+    WEBHOOKS_ASSIGN_OR_RETURN(record.signing_secret_sealed,
+                              deps_.sealer->Seal(secret, SecretAad(record.id)));
+    record.enabled = !request->start_disabled();
+    if (!record.enabled) record.disabled_reason = "created disabled";
+
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        store::SubscriptionRecord stored,
+        deps_.subscriptions->Create(record, Deadline(*context)));
+    WEBHOOKS_RETURN_IF_ERROR(
+        ToProto(stored, *deps_.sealer, response->mutable_subscription()));
+    response->set_signing_secret(secret);
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::GetSubscription(
+    grpc::ServerContext* context, const v1::GetSubscriptionRequest* request,
+    v1::Subscription* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        store::SubscriptionRecord record,
+        deps_.subscriptions->Get(request->tenant_id(), request->id(),
+                                 Deadline(*context)));
+    return ToProto(record, *deps_.sealer, response);
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::ListSubscriptions(
+    grpc::ServerContext* context, const v1::ListSubscriptionsRequest* request,
+    v1::ListSubscriptionsResponse* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size: must not be negative");
+    }
+    const int page_size = request->page_size() == 0
+                              ? kDefaultPageSize
+                              : std::min(request->page_size(), kMaxPageSize);
+    std::string after_id;
+    if (!request->page_token().empty()) {
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          after_id,
+          DecodePageToken(request->page_token(), request->tenant_id()));
+    }
+    // One extra row tells whether another page exists without a count query.
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        std::vector<store::SubscriptionRecord> records,
+        deps_.subscriptions->List(request->tenant_id(), after_id, page_size + 1,
+                                  Deadline(*context)));
+    const bool more = static_cast<int>(records.size()) > page_size;
+    if (more) records.resize(page_size);
+    for (const store::SubscriptionRecord& record : records) {
+      WEBHOOKS_RETURN_IF_ERROR(
+          ToProto(record, *deps_.sealer, response->add_subscriptions()));
+    }
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(request->tenant_id(), records.back().id));
+    }
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::UpdateSubscription(
+    grpc::ServerContext* context, const v1::UpdateSubscriptionRequest* request,
+    v1::Subscription* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    const v1::Subscription& s = request->subscription();
+    if (s.id().empty())
+      return absl::InvalidArgumentError("subscription.id: is required");
+    if (request->update_mask().paths_size() == 0) {
+      return absl::InvalidArgumentError(
+          "update_mask: must list the fields to change (name, target_url, "
+          "event_types, "
+          "custom_headers, enabled)");
+    }
+    store::SubscriptionUpdate update;
+    update.tenant_id = request->tenant_id();
+    update.id = s.id();
+    update.disabled_reason = kDisabledByApi;
+    for (const std::string& path : request->update_mask().paths()) {
+      if (path == "name") {
+        WEBHOOKS_RETURN_IF_ERROR(domain::ValidateSubscriptionName(s.name()));
+        update.name = s.name();
+      } else if (path == "target_url") {
+        WEBHOOKS_RETURN_IF_ERROR(domain::ValidateTargetUrl(s.target_url()));
+        update.target_url = s.target_url();
+      } else if (path == "event_types") {
+        std::vector<std::string> types(s.event_types().begin(),
+                                       s.event_types().end());
+        WEBHOOKS_RETURN_IF_ERROR(domain::ValidateEventTypes(types));
+        update.event_types = std::move(types);
+      } else if (path == "custom_headers") {
+        const domain::HeaderMap headers = ToHeaderMap(s.custom_headers());
+        WEBHOOKS_RETURN_IF_ERROR(domain::ValidateCustomHeaders(headers));
+        WEBHOOKS_ASSIGN_OR_RETURN(
+            update.custom_headers_sealed,
+            deps_.sealer->Seal(domain::EncodeHeaders(headers),
+                               HeadersAad(s.id())));
+      } else if (path == "enabled") {
+        update.enabled = s.enabled();
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("update_mask: \"", path,
+                         "\" cannot be updated (allowed: name, target_url, "
+                         "event_types, custom_headers, "
+                         "enabled)"));
+      }
+    }
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        store::SubscriptionRecord record,
+        deps_.subscriptions->Update(update, Deadline(*context)));
+    return ToProto(record, *deps_.sealer, response);
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::DeleteSubscription(
+    grpc::ServerContext* context, const v1::DeleteSubscriptionRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
+    return deps_.subscriptions->Delete(request->tenant_id(), request->id(),
+                                       Deadline(*context));
+  };
+  return ToGrpcStatus(run());
+}
+
+}  // namespace webhooks::api

@@ -1,0 +1,111 @@
+// Health checking, reflection, and bounded waits for the database.
+#include <grpcpp/health_check_service_interface.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "health_client.grpc.pb.h"
+#include "reflection_client.pb.h"
+#include "tests/integration/api/api_fixture.h"
+
+namespace webhooks::api {
+namespace {
+
+using ::testing::IsSupersetOf;
+
+class ServerApiTest : public ApiTest {};
+
+// The health status of `service` ("" = the whole server), or the call's error
+// code negated.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
+                 const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;  // no token: health needs none
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return -static_cast<int>(status.error_code());
+  return response.status();
+}
+
+TEST_F(ServerApiTest, HealthAnswersServingWithoutAToken) {
+  EXPECT_EQ(HealthStatus(channel(), ""), 1);
+  EXPECT_EQ(HealthStatus(channel(), "webhooks.v1.SubscriptionService"), 1);
+  EXPECT_EQ(HealthStatus(channel(), "webhooks.v1.EventService"), 1);
+  EXPECT_EQ(HealthStatus(channel(), "no.such.Service"),
+            -static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+TEST_F(ServerApiTest, ReflectionListsTheServices) {
+  namespace reflection = webhooks::testing::reflection;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  const grpc::internal::RpcMethod method(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      grpc::internal::RpcMethod::BIDI_STREAMING);
+  std::unique_ptr<
+      grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
+                               reflection::ServerReflectionResponse>>
+      stream(grpc::internal::ClientReaderWriterFactory<
+             reflection::ServerReflectionRequest,
+             reflection::ServerReflectionResponse>::Create(channel().get(),
+                                                           method, &context));
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  reflection::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service())
+    names.push_back(s.name());
+  EXPECT_THAT(names, IsSupersetOf({"webhooks.v1.SubscriptionService",
+                                   "webhooks.v1.EventService",
+                                   "grpc.health.v1.Health"}));
+  while (stream->Read(&response)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ServerApiTest, ExhaustedConnectionPoolAnswersResourceExhaustedNotAHang) {
+  // Hold every connection of the server's pool (size 4, 300 ms acquire
+  // timeout).
+  std::vector<store::PgPool::Lease> held;
+  for (int i = 0; i < pool().options().size; ++i) {
+    auto lease = pool().Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    held.push_back(*std::move(lease));
+  }
+  v1::ListSubscriptionsRequest request;
+  request.set_tenant_id(webhooks::testing::RandomTenant());
+  v1::ListSubscriptionsResponse response;
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status =
+      subscriptions().ListSubscriptions(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+
+  // A caller deadline shorter than the pool's timeout is honoured as well.
+  auto context = Context();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(100));
+  status = subscriptions().ListSubscriptions(context.get(), request, &response);
+  EXPECT_THAT(status.error_code(),
+              ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               grpc::StatusCode::DEADLINE_EXCEEDED));
+
+  held.clear();
+  EXPECT_TRUE(subscriptions()
+                  .ListSubscriptions(Context().get(), request, &response)
+                  .ok());
+}
+
+}  // namespace
+}  // namespace webhooks::api

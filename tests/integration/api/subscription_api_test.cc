@@ -1,0 +1,440 @@
+// SubscriptionService through real gRPC against real PostgreSQL.
+#include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <set>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/common/ids.h"
+#include "lib/security/signing_secret.h"
+#include "tests/integration/api/api_fixture.h"
+
+namespace webhooks::api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
+using ::webhooks::testing::RandomTenant;
+
+constexpr char kSecretHeaderValue[] = "Bearer live-secret-value-0123456789-key";
+
+v1::CreateSubscriptionRequest FullRequest(const std::string& tenant) {
+  v1::CreateSubscriptionRequest request;
+  request.set_tenant_id(tenant);
+  v1::Subscription* s = request.mutable_subscription();
+  s->set_name("CRM sync");
+  s->set_target_url("https://hooks.example.com/yess?src=webhooks");
+  s->add_event_types("engagement_dispatched");
+  s->add_event_types("inbound_engagement");
+  (*s->mutable_custom_headers())["Authorization"] = kSecretHeaderValue;
+  (*s->mutable_custom_headers())["X-Webhook-Token"] =
+      "tok_abcdefghijklmnopqrstuvwxyz";
+  return request;
+}
+
+long long CountSubscriptions(const std::string& tenant) {
+  return ApiTest::db().Count(absl::StrCat(
+      "SELECT count(*) FROM subscriptions WHERE tenant_id = '", tenant, "'"));
+}
+
+class SubscriptionApiTest : public ApiTest {};
+
+TEST_F(SubscriptionApiTest, CreateGetListUpdateDeleteRoundTrip) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  const v1::Subscription& s = created.subscription();
+  EXPECT_THAT(s.id(), ::testing::MatchesRegex("sub_[0-9A-Z]{26}"));
+  EXPECT_EQ(s.tenant_id(), tenant);
+  EXPECT_EQ(s.name(), "CRM sync");
+  EXPECT_EQ(s.target_url(), "https://hooks.example.com/yess?src=webhooks");
+  EXPECT_THAT(s.event_types(), ::testing::ElementsAre("engagement_dispatched",
+                                                      "inbound_engagement"));
+  EXPECT_TRUE(s.enabled());
+  EXPECT_TRUE(s.has_create_time());
+  EXPECT_TRUE(security::IsWellFormedSigningSecret(created.signing_secret()));
+  // Header values come back masked, never in full.
+  EXPECT_EQ(s.custom_headers().at("Authorization"), "Bear…9-key");
+  EXPECT_EQ(s.custom_headers().at("X-Webhook-Token"), "tok_…vwxyz");
+
+  v1::GetSubscriptionRequest get;
+  get.set_tenant_id(tenant);
+  get.set_id(s.id());
+  v1::Subscription fetched;
+  ASSERT_TRUE(
+      subscriptions().GetSubscription(Context().get(), get, &fetched).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fetched, s))
+      << fetched.DebugString() << " vs " << s.DebugString();
+
+  v1::ListSubscriptionsRequest list;
+  list.set_tenant_id(tenant);
+  v1::ListSubscriptionsResponse listed;
+  ASSERT_TRUE(
+      subscriptions().ListSubscriptions(Context().get(), list, &listed).ok());
+  ASSERT_EQ(listed.subscriptions_size(), 1);
+  EXPECT_EQ(listed.subscriptions(0).id(), s.id());
+  EXPECT_EQ(listed.next_page_token(), "");
+
+  v1::UpdateSubscriptionRequest update;
+  update.set_tenant_id(tenant);
+  update.mutable_subscription()->set_id(s.id());
+  update.mutable_subscription()->set_name("renamed");
+  update.mutable_subscription()->set_target_url("https://ignored.example.com/");
+  update.mutable_update_mask()->add_paths("name");
+  v1::Subscription updated;
+  ASSERT_TRUE(subscriptions()
+                  .UpdateSubscription(Context().get(), update, &updated)
+                  .ok());
+  EXPECT_EQ(updated.name(), "renamed");
+  // Only masked fields change.
+  EXPECT_EQ(updated.target_url(), s.target_url());
+  EXPECT_EQ(updated.custom_headers().at("Authorization"), "Bear…9-key");
+  EXPECT_GE(google::protobuf::util::TimeUtil::TimestampToMicroseconds(
+                updated.update_time()),
+            google::protobuf::util::TimeUtil::TimestampToMicroseconds(
+                s.update_time()));
+
+  v1::DeleteSubscriptionRequest del;
+  del.set_tenant_id(tenant);
+  del.set_id(s.id());
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(
+      subscriptions().DeleteSubscription(Context().get(), del, &empty).ok());
+  grpc::Status gone =
+      subscriptions().GetSubscription(Context().get(), get, &fetched);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(subscriptions()
+                .DeleteSubscription(Context().get(), del, &empty)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SubscriptionApiTest, SecretsAreNeverStoredInPlaintext) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  // Every column of the row, as text.
+  const std::string row = db().QueryValue(
+      absl::StrCat("SELECT s::text FROM subscriptions s WHERE id = '",
+                   created.subscription().id(), "'"));
+  EXPECT_THAT(row, Not(HasSubstr("live-secret-value")));
+  EXPECT_THAT(row, Not(HasSubstr("tok_abcdefghijklmnopqrstuvwxyz")));
+  EXPECT_THAT(row, Not(HasSubstr(created.signing_secret().substr(6))));
+  EXPECT_THAT(row,
+              HasSubstr("https://hooks.example.com/yess"));  // the row was read
+}
+
+TEST_F(SubscriptionApiTest,
+       StartDisabledCreatesADisabledSubscriptionWithAReason) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created = CreateSubscription(
+      tenant, {"engagement_dispatched"}, /*start_disabled=*/true);
+  EXPECT_FALSE(created.subscription().enabled());
+  EXPECT_NE(created.subscription().disabled_reason(), "");
+}
+
+TEST_F(SubscriptionApiTest, ListPagesThroughEverySubscriptionOnce) {
+  const std::string tenant = RandomTenant();
+  const std::string other = RandomTenant();
+  std::set<std::string> ids;
+  for (int i = 0; i < 27; ++i) {
+    ids.insert(
+        CreateSubscription(tenant, {"inbound_engagement"}).subscription().id());
+  }
+  CreateSubscription(other, {"inbound_engagement"});
+
+  std::set<std::string> seen;
+  std::vector<int> page_sizes;
+  v1::ListSubscriptionsRequest request;
+  request.set_tenant_id(tenant);
+  request.set_page_size(10);
+  std::string last_id;
+  do {
+    v1::ListSubscriptionsResponse response;
+    grpc::Status status =
+        subscriptions().ListSubscriptions(Context().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    page_sizes.push_back(response.subscriptions_size());
+    for (const auto& s : response.subscriptions()) {
+      EXPECT_EQ(s.tenant_id(), tenant);
+      EXPECT_GT(s.id(), last_id);  // creation order
+      last_id = s.id();
+      EXPECT_TRUE(seen.insert(s.id()).second) << "listed twice: " << s.id();
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  EXPECT_EQ(seen, ids);
+  EXPECT_THAT(page_sizes, ::testing::ElementsAre(10, 10, 7));
+}
+
+TEST_F(SubscriptionApiTest,
+       ListRejectsForeignAndMalformedPageTokensAndNegativeSizes) {
+  const std::string tenant = RandomTenant();
+  const std::string other = RandomTenant();
+  for (int i = 0; i < 3; ++i) CreateSubscription(other, {"inbound_engagement"});
+  v1::ListSubscriptionsRequest request;
+  request.set_tenant_id(other);
+  request.set_page_size(1);
+  v1::ListSubscriptionsResponse response;
+  ASSERT_TRUE(subscriptions()
+                  .ListSubscriptions(Context().get(), request, &response)
+                  .ok());
+  ASSERT_NE(response.next_page_token(), "");
+
+  // Another tenant's token.
+  request.set_tenant_id(tenant);
+  request.set_page_token(response.next_page_token());
+  grpc::Status status =
+      subscriptions().ListSubscriptions(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_token"));
+
+  request.set_page_token("not a token!");
+  status =
+      subscriptions().ListSubscriptions(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_token"));
+
+  request.set_page_token("");
+  request.set_page_size(-1);
+  status =
+      subscriptions().ListSubscriptions(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_size"));
+}
+
+TEST_F(SubscriptionApiTest, ListCapsThePageSizeAt500) {
+  const std::string tenant = RandomTenant();
+  // 501 subscriptions through the store: 501 RPCs would only slow the test.
+  absl::BitGen rng;
+  for (int i = 0; i < 501; ++i) {
+    store::SubscriptionRecord r;
+    r.id = common::NewId(common::kSubscriptionIdPrefix, absl::Now(), rng);
+    r.tenant_id = tenant;
+    r.target_url = "https://x.example.com/";
+    r.event_types = {"inbound_engagement"};
+    r.custom_headers_sealed = *sealer().Seal(
+        "", absl::StrCat("subscription/", r.id, "/custom_headers"));
+    r.signing_secret_sealed = "unused";
+    ASSERT_TRUE(subscription_store().Create(r, absl::InfiniteFuture()).ok());
+  }
+  v1::ListSubscriptionsRequest request;
+  request.set_tenant_id(tenant);
+  request.set_page_size(100000);
+  v1::ListSubscriptionsResponse response;
+  grpc::Status status =
+      subscriptions().ListSubscriptions(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.subscriptions_size(), 500);
+  EXPECT_NE(response.next_page_token(), "");
+
+  request.set_page_size(0);  // the default
+  ASSERT_TRUE(subscriptions()
+                  .ListSubscriptions(Context().get(), request, &response)
+                  .ok());
+  EXPECT_EQ(response.subscriptions_size(), 50);
+}
+
+TEST_F(SubscriptionApiTest, UpdateMaskReplacesOnlyTheListedFields) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  const std::string id = created.subscription().id();
+
+  v1::UpdateSubscriptionRequest update;
+  update.set_tenant_id(tenant);
+  v1::Subscription* s = update.mutable_subscription();
+  s->set_id(id);
+  s->set_target_url("https://new.example.com/hook");
+  s->add_event_types("engagement_status_changed");
+  (*s->mutable_custom_headers())["X-Api-Key"] = "k-0123456789abcdefghijklmn";
+  s->set_name("should not change");
+  update.mutable_update_mask()->add_paths("target_url");
+  update.mutable_update_mask()->add_paths("event_types");
+  update.mutable_update_mask()->add_paths("custom_headers");
+  v1::Subscription updated;
+  ASSERT_TRUE(subscriptions()
+                  .UpdateSubscription(Context().get(), update, &updated)
+                  .ok());
+  EXPECT_EQ(updated.target_url(), "https://new.example.com/hook");
+  EXPECT_THAT(updated.event_types(),
+              ::testing::ElementsAre("engagement_status_changed"));
+  // custom_headers replaces the whole map.
+  EXPECT_EQ(updated.custom_headers().size(), 1u);
+  // 26 bytes: at most a third is shown.
+  EXPECT_EQ(updated.custom_headers().at("X-Api-Key"), "k-0…jklmn");
+  EXPECT_EQ(updated.name(), "CRM sync");
+
+  // Disable, then enable: the reason is set, then cleared.
+  update.Clear();
+  update.set_tenant_id(tenant);
+  update.mutable_subscription()->set_id(id);
+  update.mutable_subscription()->set_enabled(false);
+  update.mutable_update_mask()->add_paths("enabled");
+  ASSERT_TRUE(subscriptions()
+                  .UpdateSubscription(Context().get(), update, &updated)
+                  .ok());
+  EXPECT_FALSE(updated.enabled());
+  EXPECT_NE(updated.disabled_reason(), "");
+  update.mutable_subscription()->set_enabled(true);
+  ASSERT_TRUE(subscriptions()
+                  .UpdateSubscription(Context().get(), update, &updated)
+                  .ok());
+  EXPECT_TRUE(updated.enabled());
+  EXPECT_EQ(updated.disabled_reason(), "");
+}
+
+TEST_F(SubscriptionApiTest, BadUpdatesAreRejectedAndChangeNothing) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  const std::string id = created.subscription().id();
+  const std::string before = db().QueryValue(absl::StrCat(
+      "SELECT s::text FROM subscriptions s WHERE id = '", id, "'"));
+
+  struct Case {
+    std::string path;
+    std::function<void(v1::Subscription*)> set;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"", [](v1::Subscription*) {}, "update_mask"},
+      {"tenant_id", [](v1::Subscription* s) { s->set_tenant_id("x"); },
+       "update_mask"},
+      {"signing_secret", [](v1::Subscription*) {}, "update_mask"},
+      {"target_url",
+       [](v1::Subscription* s) {
+         s->set_target_url("http://plain.example.com/");
+       },
+       "subscription.target_url"},
+      {"event_types", [](v1::Subscription* s) { s->add_event_types("nope"); },
+       "subscription.event_types"},
+      {"event_types", [](v1::Subscription*) {}, "subscription.event_types"},
+      {"custom_headers",
+       [](v1::Subscription* s) {
+         (*s->mutable_custom_headers())["Host"] = "evil.example.com";
+       },
+       "subscription.custom_headers"},
+      {"name", [](v1::Subscription* s) { s->set_name(std::string(201, 'n')); },
+       "subscription.name"},
+  };
+  for (const Case& c : cases) {
+    v1::UpdateSubscriptionRequest update;
+    update.set_tenant_id(tenant);
+    update.mutable_subscription()->set_id(id);
+    c.set(update.mutable_subscription());
+    if (!c.path.empty()) update.mutable_update_mask()->add_paths(c.path);
+    v1::Subscription updated;
+    grpc::Status status =
+        subscriptions().UpdateSubscription(Context().get(), update, &updated);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.path;
+    EXPECT_THAT(status.error_message(), StartsWith(c.field)) << c.path;
+  }
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT s::text FROM subscriptions s WHERE id = '", id, "'")),
+            before);
+
+  v1::UpdateSubscriptionRequest missing;
+  missing.set_tenant_id(tenant);
+  missing.mutable_subscription()->set_id("sub_01JD7X3G2Q5T6X8V9W0Y1Z2A3B");
+  missing.mutable_update_mask()->add_paths("name");
+  v1::Subscription updated;
+  EXPECT_EQ(subscriptions()
+                .UpdateSubscription(Context().get(), missing, &updated)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SubscriptionApiTest, InvalidCreatesNameTheFieldAndWriteNothing) {
+  const std::string tenant = RandomTenant();
+  struct Case {
+    std::string name;
+    std::function<void(v1::CreateSubscriptionRequest*)> mutate;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"http",
+       [](auto* r) {
+         r->mutable_subscription()->set_target_url("http://a.example.com/");
+       },
+       "subscription.target_url"},
+      {"no url", [](auto* r) { r->mutable_subscription()->clear_target_url(); },
+       "subscription.target_url"},
+      {"userinfo",
+       [](auto* r) {
+         r->mutable_subscription()->set_target_url(
+             "https://u:p@a.example.com/");
+       },
+       "subscription.target_url"},
+      {"no types",
+       [](auto* r) { r->mutable_subscription()->clear_event_types(); },
+       "subscription.event_types"},
+      {"unknown type",
+       [](auto* r) {
+         r->mutable_subscription()->add_event_types("email_opened");
+       },
+       "subscription.event_types"},
+      {"header CRLF",
+       [](auto* r) {
+         (*r->mutable_subscription()->mutable_custom_headers())["X-A"] =
+             "a\r\nInjected: 1";
+       },
+       "subscription.custom_headers"},
+      {"webhook- header",
+       [](auto* r) {
+         (*r->mutable_subscription()
+               ->mutable_custom_headers())["webhook-signature"] = "x";
+       },
+       "subscription.custom_headers"},
+      {"tenant mismatch",
+       [](auto* r) { r->mutable_subscription()->set_tenant_id("other"); },
+       "subscription.tenant_id"},
+      {"bad tenant", [](auto* r) { r->set_tenant_id("bad tenant!"); },
+       "tenant_id"},
+  };
+  for (const Case& c : cases) {
+    v1::CreateSubscriptionRequest request = FullRequest(tenant);
+    c.mutate(&request);
+    v1::CreateSubscriptionResponse response;
+    grpc::Status status =
+        subscriptions().CreateSubscription(Context().get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.name;
+    EXPECT_THAT(status.error_message(), StartsWith(c.field)) << c.name;
+    EXPECT_THAT(status.error_message(), Not(HasSubstr("live-secret")))
+        << c.name;
+  }
+  EXPECT_EQ(CountSubscriptions(tenant), 0);
+}
+
+TEST_F(SubscriptionApiTest, MissingIdsAreInvalidArguments) {
+  v1::GetSubscriptionRequest get;
+  get.set_tenant_id(RandomTenant());
+  v1::Subscription s;
+  grpc::Status status =
+      subscriptions().GetSubscription(Context().get(), get, &s);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("id"));
+}
+
+}  // namespace
+}  // namespace webhooks::api
