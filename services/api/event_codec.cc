@@ -23,9 +23,12 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::Status ValidateTimestamp(const pb::Timestamp& t,
                                absl::string_view field) {
+  if (t.nanos() < 0 || t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": nanos must be 0 to 999,999,999"));
+  }
   if (t.seconds() < kMinTimestampSeconds ||
-      t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
+      t.seconds() > kMaxTimestampSeconds) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": must be between 0001-01-01 and 9999-12-31"));
   }
@@ -129,14 +132,20 @@ absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
         ValidateTimestamp(engagement.manual_task().due_at(),
                           "event.engagement.manual_task.due_at"));
   }
-  if (event.has_sequence() &&
-      (event.sequence().step_number() < 0 ||
-       event.sequence().total_steps() < 0 ||
-       (event.sequence().total_steps() > 0 &&
-        event.sequence().step_number() > event.sequence().total_steps()))) {
-    return absl::InvalidArgumentError(
-        "event.sequence.step_number: must be between 1 and "
-        "sequence.total_steps");
+  if (event.has_sequence()) {
+    const v1::Sequence& sequence = event.sequence();
+    if (sequence.total_steps() < 0) {
+      return absl::InvalidArgumentError(
+          "event.sequence.total_steps: must not be negative");
+    }
+    // 0 means "not set" in proto3: step_number is optional.
+    if (sequence.step_number() < 0 ||
+        (sequence.total_steps() > 0 &&
+         sequence.step_number() > sequence.total_steps())) {
+      return absl::InvalidArgumentError(
+          "event.sequence.step_number: must be between 1 and "
+          "sequence.total_steps");
+    }
   }
 
   std::string key =
