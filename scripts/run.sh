@@ -9,7 +9,6 @@ state="$root/.local"
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" -DWEBHOOKS_BUILD_TESTS=OFF
 mkdir -p "$state"
-chmod 700 "$state"
 
 pids=()
 cleanup() {

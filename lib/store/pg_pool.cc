@@ -74,8 +74,9 @@ void PgPool::Return(PgConnectionPtr connection, bool broken) {
   --in_use_;
   if (broken) {
     --open_;
-    // Destroying a pqxx connection is a quick socket close; fine under the
-    // lock.
+    open_ -= static_cast<int>(idle_.size());
+    // Closing pqxx connections is a quick socket close; fine under the lock.
+    idle_.clear();
     connection.reset();
   } else {
     idle_.push_back(std::move(connection));

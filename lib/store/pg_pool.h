@@ -46,7 +46,8 @@ class PgPool {
     ~Lease();
     PgConnection& connection() const { return *connection_; }
     // Discards the connection instead of returning it (after a connection
-    // error, or when its session state is unknown).
+    // error), and with it every idle one: a lost connection usually means the
+    // server restarted and killed them all.
     void MarkBroken() { broken_ = true; }
 
    private:

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "lib/store/pg_connection.h"
+#include "lib/store/pg_errors.h"
 #include "lib/store/pg_pool.h"
 
 namespace webhooks::store {
@@ -25,32 +26,28 @@ std::string ToTimestampText(absl::Time time);
 // Select timestamps as (extract(epoch from t) * 1000000)::bigint.
 absl::Time FromEpochMicros(const pqxx::field& field);
 
-// Runs `body(lease)` with a pooled connection; translates pqxx exceptions and
-// marks the connection broken after a connection error. Defined as a template
-// so each call site keeps its own return type.
-template <typename T, typename Body>
-absl::StatusOr<T> WithConnection(PgPool& pool, absl::Time deadline,
-                                 absl::string_view operation, Body&& body);
-
-}  // namespace webhooks::store
-
-#include "lib/store/pg_errors.h"
-#include "lib/store/pg_pool.h"
-
-namespace webhooks::store {
-
+// Runs `body(connection)` with a pooled connection and translates pqxx
+// exceptions. A pooled connection may have died while idle (a database
+// restart kills every session): after a connection error the connection is
+// discarded and `body` runs once more on another, so callers see no error from
+// it. Every store operation is safe to repeat: publishing is idempotent by
+// key, the rest are single statements.
 template <typename T, typename Body>
 absl::StatusOr<T> WithConnection(PgPool& pool, absl::Time deadline,
                                  absl::string_view operation, Body&& body) {
-  absl::StatusOr<PgPool::Lease> lease = pool.Acquire(deadline);
-  if (!lease.ok()) return lease.status();
-  try {
-    return body(lease->connection());
-  } catch (...) {
-    absl::Status status = TranslateCurrentException(operation);
-    if (IsConnectionError(status)) lease->MarkBroken();
-    return status;
+  absl::Status status;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<PgPool::Lease> lease = pool.Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+    try {
+      return body(lease->connection());
+    } catch (...) {
+      status = TranslateCurrentException(operation);
+      if (!IsConnectionError(status)) return status;
+      lease->MarkBroken();
+    }
   }
+  return status;
 }
 
 }  // namespace webhooks::store

@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/store/pg_stores.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_database.h"
 
@@ -59,23 +60,30 @@ TEST(PgPoolTest, UnreachableDatabaseIsUnavailableAndFreesTheSlot) {
   EXPECT_EQ(pool->InUse(), 0);
 }
 
-TEST(PgPoolTest, DiscardsAConnectionTheServerKilled) {
+TEST(PgPoolTest, ReplacesConnectionsTheServerKilled) {
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(
-      auto pool, PgPool::Create({.database_url = db->url(), .size = 1}));
-  { WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease lease, pool->Acquire()); }
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 2}));
+  auto store = NewPgSubscriptionStore(pool.get());
+  // Two idle connections, both about to be killed.
+  {
+    WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease a, pool->Acquire());
+    WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease b, pool->Acquire());
+  }
+  EXPECT_THAT(store->Get("t", "sub_x", absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kNotFound));
+  // What a database restart does to every open session.
   db->Query(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
       "current_database() "
       "AND pid <> pg_backend_pid()");
-  // The store layer marks a lease broken on connection errors; here we only
-  // check the pool heals once that happens.
-  {
-    WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease lease, pool->Acquire());
-    lease.MarkBroken();
-  }
-  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease fresh, pool->Acquire());
-  EXPECT_EQ(pool->InUse(), 1);
+  // The dead connection is dropped and the call retried on a fresh one: the
+  // caller sees no error.
+  EXPECT_THAT(store->Get("t", "sub_x", absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store->Get("t", "sub_x", absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(pool->InUse(), 0);
 }
 
 }  // namespace
