@@ -67,6 +67,10 @@ class PgPool {
   // Thread-safe. Waits until min(deadline, now + acquire_timeout).
   absl::StatusOr<Lease> Acquire(absl::Time deadline = absl::InfiniteFuture());
 
+  // Runs "SELECT 1" on a pooled connection: OK when the database answers
+  // (for readiness checks).
+  absl::Status Ping(absl::Time deadline);
+
   // Connections currently lent out (for tests and metrics).
   int InUse() const;
   const PgPoolOptions& options() const { return options_; }

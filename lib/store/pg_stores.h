@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "lib/store/delivery_store.h"
 #include "lib/store/event_store.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/subscription_store.h"
@@ -13,6 +14,7 @@ namespace webhooks::store {
 // `pool` must outlive the returned stores.
 std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool);
 std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool);
+std::unique_ptr<DeliveryStore> NewPgDeliveryStore(PgPool* pool);
 
 }  // namespace webhooks::store
 

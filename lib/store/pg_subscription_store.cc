@@ -108,23 +108,31 @@ class PgSubscriptionStore final : public SubscriptionStore {
         pool_, deadline, "update subscription",
         [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
           // One statement; each field is replaced only when its flag is set.
+          // One statement; each field is replaced only when its flag is set.
+          // Disabling holds the subscription's pending deliveries; enabling
+          // releases its held ones.
           c.EnsurePrepared(
               "subscription_update",
               absl::StrCat(
-                  "UPDATE subscriptions SET "
+                  "WITH u AS (UPDATE subscriptions SET "
                   "name = CASE WHEN $3 THEN $4 ELSE name END, "
                   "target_url = CASE WHEN $5 THEN $6 ELSE target_url END, "
                   "event_types = CASE WHEN $7 THEN $8::text[] ELSE event_types "
                   "END, "
-                  "custom_headers_sealed = CASE WHEN $9 THEN $10 ELSE "
-                  "custom_headers_sealed END, "
+                  "custom_headers_sealed = CASE WHEN $9 THEN $10 "
+                  "  ELSE custom_headers_sealed END, "
                   "disabled_reason = CASE WHEN NOT $11 THEN disabled_reason "
                   "  WHEN $12 THEN '' WHEN enabled THEN $13 ELSE "
                   "disabled_reason END, "
                   "enabled = CASE WHEN $11 THEN $12 ELSE enabled END, "
                   "updated_at = now(), version = version + 1 "
                   "WHERE tenant_id = $1 AND id = $2 RETURNING ",
-                  kColumns));
+                  kColumns,
+                  "), moved AS (UPDATE deliveries d "
+                  "SET state = CASE WHEN $12 THEN 'pending' ELSE 'held' END "
+                  "FROM u WHERE $11 AND d.subscription_id = u.id "
+                  "AND d.state = CASE WHEN $12 THEN 'held' ELSE 'pending' END) "
+                  "SELECT * FROM u"));
           pqxx::nontransaction tx(c.get());
           pqxx::result r = tx.exec_prepared(
               "subscription_update", u.tenant_id, u.id, u.name.has_value(),

@@ -40,4 +40,15 @@ absl::Time FromEpochMicros(const pqxx::field& field) {
   return absl::FromUnixMicros(field.as<int64_t>());
 }
 
+// Here rather than in pg_pool.cc, which knows nothing of statements.
+absl::Status PgPool::Ping(absl::Time deadline) {
+  return WithConnection<bool>(*this, deadline, "ping database",
+                              [](PgConnection& c) {
+                                pqxx::nontransaction tx(c.get());
+                                tx.exec("SELECT 1");
+                                return true;
+                              })
+      .status();
+}
+
 }  // namespace webhooks::store

@@ -21,11 +21,14 @@
 #include "lib/common/clock.h"
 #include "lib/common/env.h"
 #include "lib/common/log.h"
+#include "lib/metrics/api_metrics.h"
+#include "lib/metrics/http_endpoint.h"
 #include "lib/security/api_tokens.h"
 #include "lib/security/sealer.h"
 #include "lib/store/migrations.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "services/api/metrics_interceptor.h"
 #include "services/api/server.h"
 
 ABSL_FLAG(std::string, database_url, "",
@@ -34,6 +37,9 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, grpc_addr, "",
           "gRPC listen address host:port. Env WEBHOOKS_GRPC_ADDR. Default "
           "127.0.0.1:50051");
+ABSL_FLAG(std::string, metrics_addr, "",
+          "Address of /metrics, /healthz, /readyz. Env WEBHOOKS_METRICS_ADDR. "
+          "Default 127.0.0.1:9464");
 ABSL_FLAG(std::string, api_tokens_file, "",
           "File of API tokens, one 'name token tenants' per line. Env "
           "WEBHOOKS_API_TOKENS_FILE. "
@@ -135,7 +141,20 @@ int RunServe() {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::ApiMetrics api_metrics(*registry, api::ApiMethodNames());
+  const std::string metrics_addr =
+      common::FlagOrEnv(absl::GetFlag(FLAGS_metrics_addr),
+                        "WEBHOOKS_METRICS_ADDR", "127.0.0.1:9464");
+  store::PgPool* pool_ptr = pool->get();
+  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
+      metrics::HttpEndpoint::Start(metrics_addr, registry.get(), [pool_ptr] {
+        return pool_ptr->Ping(absl::Now() + absl::Seconds(2));
+      });
+  if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());
+
   api::ServerOptions options;
+  options.metrics = &api_metrics;
   options.listen_address = common::FlagOrEnv(
       absl::GetFlag(FLAGS_grpc_addr), "WEBHOOKS_GRPC_ADDR", "127.0.0.1:50051");
   options.max_threads = absl::GetFlag(FLAGS_grpc_max_threads);

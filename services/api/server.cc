@@ -6,6 +6,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/api/metrics_interceptor.h"
 
 namespace webhooks::api {
 
@@ -24,6 +25,14 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  if (options.metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        creators;
+    creators.push_back(
+        std::make_unique<MetricsInterceptorFactory>(options.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   api->server_ = builder.BuildAndStart();
   if (api->server_ == nullptr || api->port_ == 0) {
     return absl::UnavailableError(

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lib/metrics/api_metrics.h"
 #include "services/api/services.h"
 
 namespace webhooks::api {
@@ -20,6 +21,8 @@ struct ServerOptions {
   // Bounds the handler threads, and so the blocking database work, at once.
   int max_threads = 64;
   int max_receive_message_bytes = 16 * 1024 * 1024;
+  // Records every call when set; must outlive the server.
+  metrics::ApiMetrics* metrics = nullptr;
 };
 
 class ApiServer {

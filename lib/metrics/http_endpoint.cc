@@ -1,0 +1,82 @@
+#include "lib/metrics/http_endpoint.h"
+
+#include <httplib.h>
+#include <prometheus/text_serializer.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace webhooks::metrics {
+namespace {
+
+class HttplibEndpoint final : public HttpEndpoint {
+ public:
+  ~HttplibEndpoint() override {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const override { return port_; }
+
+  absl::Status Start(const std::string& address, prometheus::Registry* registry,
+                     ReadinessCheck readiness) {
+    const auto colon = address.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics address must be host:port: ", address));
+    }
+    std::string host = address.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    server_.Get("/metrics", [registry](const httplib::Request&,
+                                       httplib::Response& response) {
+      response.set_content(
+          prometheus::TextSerializer().Serialize(registry->Collect()),
+          "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server_.Get("/healthz",
+                [](const httplib::Request&, httplib::Response& response) {
+                  response.set_content("ok\n", "text/plain");
+                });
+    server_.Get("/readyz", [readiness](const httplib::Request&,
+                                       httplib::Response& response) {
+      absl::Status status = readiness();
+      if (status.ok()) {
+        response.set_content("ready\n", "text/plain");
+      } else {
+        response.status = 503;
+        response.set_content(absl::StrCat(status.message(), "\n"),
+                             "text/plain");
+      }
+    });
+    port_ = port == 0 ? server_.bind_to_any_port(host)
+                      : (server_.bind_to_port(host, port) ? port : -1);
+    if (port_ <= 0)
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    return absl::OkStatus();
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
+    const std::string& address, prometheus::Registry* registry,
+    ReadinessCheck readiness) {
+  auto endpoint = std::make_unique<HttplibEndpoint>();
+  absl::Status status =
+      endpoint->Start(address, registry, std::move(readiness));
+  if (!status.ok()) return status;
+  return endpoint;
+}
+
+}  // namespace webhooks::metrics

@@ -1,0 +1,56 @@
+// The worker's Prometheus metrics, registered once at start-up, handles
+// cached. Labels are bounded: outcome and error class names only, never a
+// URL, tenant or subscription id.
+#ifndef WEBHOOKS_LIB_METRICS_WORKER_METRICS_H_
+#define WEBHOOKS_LIB_METRICS_WORKER_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+
+#include "absl/strings/string_view.h"
+
+namespace webhooks::metrics {
+
+class WorkerMetrics {
+ public:
+  // Registers every family in `registry`, which must outlive this.
+  explicit WorkerMetrics(prometheus::Registry& registry);
+
+  // webhooks_deliveries_total{outcome="delivered|retry|failed"}: outcomes of
+  // attempts, as written.
+  prometheus::Counter& delivered;
+  prometheus::Counter& retried;
+  prometheus::Counter& failed;
+  // webhooks_attempts_total{class}: every attempt by error class (success,
+  // http_5xx, timeout, ...). Thread-safe; the family caches label sets.
+  prometheus::Counter& Attempts(absl::string_view error_class);
+  // webhooks_attempt_duration_seconds: one HTTP attempt.
+  prometheus::Histogram& attempt_duration;
+  // webhooks_delivery_latency_seconds: event created -> delivered.
+  prometheus::Histogram& delivery_latency;
+  // webhooks_inflight_requests.
+  prometheus::Gauge& inflight;
+  // webhooks_queue_due / webhooks_queue_oldest_due_age_seconds (whole
+  // database, sampled).
+  prometheus::Gauge& queue_due;
+  prometheus::Gauge& queue_oldest_due_age;
+  // webhooks_lease_batch_size: rows per lease.
+  prometheus::Histogram& lease_batch_size;
+  // webhooks_db_errors_total: failed database calls.
+  prometheus::Counter& db_errors;
+  // webhooks_lease_releases_total: leased deliveries handed back untried
+  // (per-subscription cap reached, shutdown).
+  prometheus::Counter& releases;
+
+ private:
+  prometheus::Family<prometheus::Counter>& attempts_family_;
+};
+
+}  // namespace webhooks::metrics
+
+#endif  // WEBHOOKS_LIB_METRICS_WORKER_METRICS_H_

@@ -1,0 +1,219 @@
+// webhooks-worker: leases due deliveries and POSTs them to subscribers.
+//
+// Configuration: flags, some falling back to WEBHOOKS_* environment variables
+// (see --help and the README). The sealing key comes only from the
+// environment or a file.
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/common/clock.h"
+#include "lib/common/env.h"
+#include "lib/common/log.h"
+#include "lib/delivery/address_policy.h"
+#include "lib/delivery/curl_http_transport.h"
+#include "lib/delivery/worker.h"
+#include "lib/metrics/http_endpoint.h"
+#include "lib/metrics/worker_metrics.h"
+#include "lib/security/sealer.h"
+#include "lib/store/delivery_notifier.h"
+#include "lib/store/migrations.h"
+#include "lib/store/pg_pool.h"
+#include "lib/store/pg_stores.h"
+
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL URL. Env WEBHOOKS_DATABASE_URL. Default "
+          "postgresql:///webhooks");
+ABSL_FLAG(std::string, metrics_addr, "",
+          "Address of /metrics, /healthz, /readyz. Env WEBHOOKS_METRICS_ADDR. "
+          "Default 127.0.0.1:9465");
+ABSL_FLAG(
+    std::string, allow_cidrs, "",
+    "Comma-separated CIDRs deliveries may reach although private/loopback. "
+    "Env WEBHOOKS_ALLOW_CIDRS. Default none");
+ABSL_FLAG(std::string, ca_bundle, "",
+          "PEM file of trusted CAs instead of the system store. Env "
+          "WEBHOOKS_CA_BUNDLE");
+ABSL_FLAG(std::string, name, "", "Lease owner name. Default <hostname>-<pid>");
+ABSL_FLAG(int, concurrency, 256, "Requests in flight at once");
+ABSL_FLAG(int, per_subscription_concurrency, 16,
+          "Requests in flight per subscription");
+ABSL_FLAG(int, lease_batch, 100, "Most deliveries leased per query");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
+          "Lease poll interval, the backstop for LISTEN/NOTIFY");
+ABSL_FLAG(
+    absl::Duration, lease_duration, absl::Seconds(60),
+    "How long a leased delivery belongs to this worker; > request_timeout");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "HTTP connect timeout");
+ABSL_FLAG(absl::Duration, request_timeout, absl::Seconds(30),
+          "HTTP total timeout");
+ABSL_FLAG(absl::Duration, retry_initial, absl::Seconds(5),
+          "Delay after the first failure");
+ABSL_FLAG(double, retry_multiplier, 4.0, "Backoff multiplier");
+ABSL_FLAG(absl::Duration, retry_max_delay, absl::Hours(24),
+          "Longest delay between attempts");
+ABSL_FLAG(int, max_attempts, 10, "Attempts before a delivery fails");
+ABSL_FLAG(double, retry_jitter, 0.2,
+          "Jitter fraction of each delay (0.2 = +/-20%)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(25),
+          "On SIGTERM, how long in-flight requests may finish");
+ABSL_FLAG(int, db_pool_size, 4, "Database connections");
+
+namespace {
+
+using namespace webhooks;  // NOLINT: a main file
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  common::LogError(what, ": ", status.ToString());
+  return 1;
+}
+
+int Run() {
+  const std::string database_url =
+      common::FlagOrEnv(absl::GetFlag(FLAGS_database_url),
+                        "WEBHOOKS_DATABASE_URL", "postgresql:///webhooks");
+  absl::StatusOr<int> version = store::AppliedSchemaVersion(database_url);
+  if (!version.ok()) return Fail("database", version.status());
+  if (*version < store::LatestSchemaVersion()) {
+    common::LogError("database schema is at version ", *version,
+                     ", this build needs ", store::LatestSchemaVersion(),
+                     ": run `webhooks-api migrate` first");
+    return 1;
+  }
+
+  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
+      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
+  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
+  absl::StatusOr<security::Sealer> sealer =
+      security::Sealer::FromSpec(*key_spec);
+  if (!sealer.ok()) return Fail("sealing key", sealer.status());
+
+  domain::RetryPolicy retry;
+  retry.initial = absl::GetFlag(FLAGS_retry_initial);
+  retry.multiplier = absl::GetFlag(FLAGS_retry_multiplier);
+  retry.max_delay = absl::GetFlag(FLAGS_retry_max_delay);
+  retry.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  retry.jitter = absl::GetFlag(FLAGS_retry_jitter);
+  if (absl::Status s = domain::ValidateRetryPolicy(retry); !s.ok())
+    return Fail("config", s);
+  if (absl::GetFlag(FLAGS_lease_duration) <=
+      absl::GetFlag(FLAGS_request_timeout)) {
+    return Fail("config",
+                absl::InvalidArgumentError(
+                    "lease_duration must be longer than request_timeout"));
+  }
+
+  absl::StatusOr<delivery::AddressPolicy> policy =
+      delivery::AddressPolicy::Create(common::FlagOrEnv(
+          absl::GetFlag(FLAGS_allow_cidrs), "WEBHOOKS_ALLOW_CIDRS", ""));
+  if (!policy.ok()) return Fail("allow_cidrs", policy.status());
+
+  delivery::CurlTransportOptions transport_options;
+  transport_options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  transport_options.total_timeout = absl::GetFlag(FLAGS_request_timeout);
+  transport_options.ca_bundle = common::FlagOrEnv(
+      absl::GetFlag(FLAGS_ca_bundle), "WEBHOOKS_CA_BUNDLE", "");
+  transport_options.user_agent = absl::StrCat("webhooks/", WEBHOOKS_VERSION);
+  transport_options.max_connections = absl::GetFlag(FLAGS_concurrency);
+  transport_options.address_policy = *policy;
+  absl::StatusOr<std::unique_ptr<delivery::HttpTransport>> transport =
+      delivery::NewCurlHttpTransport(transport_options);
+  if (!transport.ok()) return Fail("http transport", transport.status());
+
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
+      store::PgPool::Create({.database_url = database_url,
+                             .size = absl::GetFlag(FLAGS_db_pool_size)});
+  if (!pool.ok()) return Fail("database pool", pool.status());
+  std::unique_ptr<store::DeliveryStore> deliveries =
+      store::NewPgDeliveryStore(pool->get());
+  store::DeliveryNotifier notifier(database_url);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::WorkerMetrics worker_metrics(*registry);
+
+  std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    name = absl::StrCat(host, "-", getpid());
+  }
+  delivery::WorkerOptions options;
+  options.name = name;
+  options.max_in_flight = absl::GetFlag(FLAGS_concurrency);
+  options.max_in_flight_per_subscription =
+      absl::GetFlag(FLAGS_per_subscription_concurrency);
+  options.lease_batch_size = absl::GetFlag(FLAGS_lease_batch);
+  options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
+  options.retry = retry;
+
+  // Handle SIGTERM/SIGINT on this thread: block them before threads start.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  delivery::Worker worker(options,
+                          {.store = deliveries.get(),
+                           .notifier = &notifier,
+                           .transport = transport->get(),
+                           .sealer = &*sealer,
+                           .clock = common::Clock::Real(),
+                           .metrics = &worker_metrics,
+                           .seed = absl::Uniform<uint64_t>(absl::BitGen())});
+  const std::string metrics_addr =
+      common::FlagOrEnv(absl::GetFlag(FLAGS_metrics_addr),
+                        "WEBHOOKS_METRICS_ADDR", "127.0.0.1:9465");
+  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
+      metrics::HttpEndpoint::Start(metrics_addr, registry.get(),
+                                   [&worker] { return worker.Ready(); });
+  if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());
+
+  worker.Start();
+  common::LogInfo("webhooks-worker ", WEBHOOKS_VERSION, " ", name,
+                  " delivering; metrics on ", metrics_addr, " (port ",
+                  (*endpoint)->port(), ")");
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  common::LogInfo("received signal ", signal_number, ", draining (grace ",
+                  absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)),
+                  ")");
+  worker.Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  common::LogInfo("drained; exiting");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "webhooks-worker [flags]: deliver pending webhooks");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "services/worker/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return std::string("webhooks-worker ") + WEBHOOKS_VERSION + "\n";
+  };
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 1) {
+    std::cerr << "unexpected argument: " << args[1] << "\n";
+    return 2;
+  }
+  return Run();
+}
