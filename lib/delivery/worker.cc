@@ -259,8 +259,11 @@ void Worker::Dispatch(store::LeasedDelivery d) {
 
 void Worker::Finish(const Pending& p, const HttpResult& result) {
   absl::MutexLock lock(&mu_);
-  if (--per_subscription_[p.subscription_id] == 0)
-    per_subscription_.erase(p.subscription_id);
+  int& count = per_subscription_[p.subscription_id];
+  // A subscription at its cap was left out of leases; now that it has room,
+  // its waiting deliveries are worth a lease at once, not at the next poll.
+  if (count == options_.max_in_flight_per_subscription) due_hint_ = true;
+  if (--count == 0) per_subscription_.erase(p.subscription_id);
   --in_flight_;
   deps_.metrics->inflight.Set(in_flight_);
   if (result.error_class == ErrorClass::kAborted) {

@@ -317,6 +317,9 @@ absl::StatusOr<std::unique_ptr<TlsReceiver>> TlsReceiver::Create(
       .Patch(".*", handler)
       .Delete(".*", handler)
       .Options(".*", handler);
+  // Answers go out in several writes: without this, Nagle and delayed ACKs
+  // add ~40 ms to every request.
+  raw->server->set_tcp_nodelay(true);
   raw->server->set_keep_alive_max_count(options.keep_alive_max_count);
   raw->server->set_keep_alive_timeout(static_cast<time_t>(
       std::max<int64_t>(1, absl::ToInt64Seconds(options.keep_alive_timeout))));

@@ -1,0 +1,365 @@
+// The whole pipeline with the real binaries: webhooks-api and
+// webhooks-worker as child processes, PostgreSQL, and a TLS receiver.
+// Covers throughput and exactness (1,000 events x 2 subscriptions), two
+// workers at once, SIGKILL mid-batch and SIGTERM draining, and checks the
+// worker's /metrics against what the receiver saw.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <openssl/hmac.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/security/sealer.h"
+#include "tests/testing/process.h"
+#include "tests/testing/test_database.h"
+#include "tests/testing/tls_receiver.h"
+#include "webhooks/v1/event_service.grpc.pb.h"
+#include "webhooks/v1/subscription_service.grpc.pb.h"
+
+namespace webhooks {
+namespace {
+
+using testing::ChildProcess;
+using testing::NumberAfter;
+using testing::ReceivedRequest;
+using testing::ReceiverResponse;
+using testing::TestDatabase;
+using testing::TlsReceiver;
+
+constexpr char kToken[] = "e2e-token-0123456789abcdefghij";
+constexpr char kTenant[] = "e2e-tenant";
+
+std::vector<std::string> ExtraFlags() {
+  std::vector<std::string> flags;
+  if (const char* f = std::getenv("E2E_WORKER_FLAGS")) {
+    for (absl::string_view s : absl::StrSplit(f, ' ', absl::SkipEmpty()))
+      flags.emplace_back(s);
+  }
+  return flags;
+}
+
+// Recomputes a Standard Webhooks signature with OpenSSL directly (not with
+// lib/delivery) and checks it is among those in the header.
+bool SignatureVerifies(const ReceivedRequest& r, const std::string& secret) {
+  std::string key;
+  if (!absl::Base64Unescape(secret.substr(6), &key)) return false;
+  const std::string signed_content = absl::StrCat(
+      r.Header("webhook-id"), ".", r.Header("webhook-timestamp"), ".", r.body);
+  unsigned char mac[32];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(signed_content.data()),
+       signed_content.size(), mac, &mac_len);
+  const std::string expected =
+      absl::StrCat("v1,", absl::Base64Escape(absl::string_view(
+                              reinterpret_cast<char*>(mac), mac_len)));
+  for (absl::string_view s :
+       absl::StrSplit(r.Header("webhook-signature"), ' ')) {
+    if (s == expected) return true;
+  }
+  return false;
+}
+
+class DeliveryE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    // A thread per connection the worker may open (--concurrency 256), so the
+    // receiver is not what limits throughput.
+    testing::TlsReceiverOptions receiver_options;
+    receiver_options.threads = 300;
+    auto receiver = TlsReceiver::Create(receiver_options);
+    ASSERT_TRUE(receiver.ok()) << receiver.status();
+    receiver_ = *std::move(receiver);
+
+    dir_ = absl::StrCat(
+        ::testing::TempDir(), "e2e-", getpid(), "-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir_).c_str()), 0);
+    const std::string tokens = absl::StrCat(dir_, "/tokens");
+    FILE* f = std::fopen(tokens.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "e2e %s *\n", kToken);
+    std::fclose(f);
+    env_ = {{"WEBHOOKS_DATABASE_URL", db_->url()},
+            {"WEBHOOKS_SEALING_KEY", security::NewSealingKeySpec()},
+            {"WEBHOOKS_API_TOKENS_FILE", tokens},
+            {"WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8"},
+            {"WEBHOOKS_CA_BUNDLE", receiver_->ca_pem_path()}};
+
+    auto api = ChildProcess::Start(
+        {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
+         "--metrics_addr=127.0.0.1:0"},
+        env_, absl::StrCat(dir_, "/api.log"));
+    ASSERT_TRUE(api.ok()) << api.status();
+    api_ = std::make_unique<ChildProcess>(*std::move(api));
+    auto line = api_->WaitForLogLine("serving gRPC", absl::Seconds(30));
+    ASSERT_TRUE(line.ok()) << line.status();
+    const std::optional<int> port = NumberAfter(*line, "(port ");
+    ASSERT_TRUE(port.has_value()) << *line;
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
+                                       grpc::InsecureChannelCredentials());
+    subscriptions_ = v1::SubscriptionService::NewStub(channel);
+    events_ = v1::EventService::NewStub(channel);
+  }
+
+  void TearDown() override {
+    workers_.clear();
+    api_.reset();
+    receiver_.reset();  // after the processes that talk to it
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(30));
+    return context;
+  }
+
+  // Starts a worker; returns its index in workers_ and its metrics port.
+  std::pair<int, int> StartWorker(std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> argv = {WEBHOOKS_WORKER_BINARY,
+                                     "--metrics_addr=127.0.0.1:0",
+                                     "--poll_interval=250ms"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    const int index = static_cast<int>(workers_.size());
+    auto worker = ChildProcess::Start(
+        argv, env_, absl::StrCat(dir_, "/worker-", index, ".log"));
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    workers_.push_back(std::make_unique<ChildProcess>(*std::move(worker)));
+    auto line =
+        workers_.back()->WaitForLogLine("delivering", absl::Seconds(30));
+    EXPECT_TRUE(line.ok()) << line.status();
+    return {index, NumberAfter(line.ok() ? *line : "", "(port ").value_or(0)};
+  }
+
+  // Creates a subscription to `path` on the receiver; returns its secret.
+  std::string Subscribe(const std::string& path) {
+    v1::CreateSubscriptionRequest request;
+    request.set_tenant_id(kTenant);
+    v1::Subscription* s = request.mutable_subscription();
+    s->set_name(path);
+    s->set_target_url(receiver_->url(path));
+    s->add_event_types("engagement_dispatched");
+    (*s->mutable_custom_headers())["Authorization"] =
+        "Bearer receiver-secret-0123456789";
+    v1::CreateSubscriptionResponse response;
+    grpc::Status status =
+        subscriptions_->CreateSubscription(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.signing_secret();
+  }
+
+  // Publishes `count` events in batches of up to 500.
+  void Publish(int count, const std::string& prefix = "eng") {
+    for (int start = 0; start < count; start += 500) {
+      v1::PublishEventsRequest request;
+      request.set_tenant_id(kTenant);
+      for (int i = start; i < std::min(count, start + 500); ++i) {
+        v1::Event* e = request.add_items()->mutable_event();
+        e->set_type("engagement_dispatched");
+        e->mutable_occurred_at()->set_seconds(1795701791);
+        v1::Engagement* g = e->mutable_engagement();
+        g->set_yess_id(absl::StrCat(prefix, "_", i));
+        g->set_channel("email");
+        g->set_action("new_thread_email");
+        g->mutable_email()->set_subject(absl::StrCat("Message ", i));
+      }
+      v1::PublishEventsResponse response;
+      grpc::Status status =
+          events_->PublishEvents(Context().get(), request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      for (const auto& r : response.results())
+        ASSERT_EQ(r.code(), 0) << r.message();
+    }
+  }
+
+  // Waits until no delivery is pending (due or leased); false on timeout.
+  bool WaitUntilNothingPending(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (db_->Count(
+              "SELECT count(*) FROM deliveries WHERE state = 'pending'") == 0)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // The value of one sample on a worker's /metrics, e.g.
+  // `webhooks_deliveries_total{outcome="delivered"}`.
+  double Scrape(int port, const std::string& sample) {
+    httplib::Client client("127.0.0.1", port);
+    auto response = client.Get("/metrics");
+    EXPECT_TRUE(response) << "no /metrics answer";
+    if (!response) return -1;
+    for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
+      if (absl::StartsWith(line, sample + " ")) {
+        double value = 0;
+        if (absl::SimpleAtod(line.substr(sample.size() + 1), &value))
+          return value;
+      }
+    }
+    return 0;
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<TlsReceiver> receiver_;
+  std::string dir_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<ChildProcess> api_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+  std::unique_ptr<v1::SubscriptionService::Stub> subscriptions_;
+  std::unique_ptr<v1::EventService::Stub> events_;
+};
+
+TEST_F(DeliveryE2eTest, DeliversAThousandEventsToTwoSubscriptionsExactly) {
+  const std::map<std::string, std::string> secrets = {{"/a", Subscribe("/a")},
+                                                      {"/b", Subscribe("/b")}};
+  auto [worker, metrics_port] = StartWorker(ExtraFlags());
+
+  const absl::Time start = absl::Now();
+  Publish(1000);
+  ASSERT_TRUE(receiver_->WaitForRequests(2000, absl::Seconds(120)))
+      << "received " << receiver_->request_count();
+  const absl::Duration elapsed = absl::Now() - start;
+  ASSERT_TRUE(WaitUntilNothingPending(absl::Seconds(30)));
+
+  std::set<std::pair<std::string, std::string>> distinct;
+  int bad_signatures = 0;
+  for (const ReceivedRequest& r : receiver_->requests()) {
+    distinct.insert({r.Header("webhook-id"), r.path});
+    if (!SignatureVerifies(r, secrets.at(r.path))) ++bad_signatures;
+    EXPECT_EQ(r.Header("authorization"), "Bearer receiver-secret-0123456789");
+  }
+  const size_t received = receiver_->request_count();
+  std::printf(
+      "[ e2e ] 2000 deliveries (1000 events x 2 subscriptions) in %.2f s: "
+      "%.0f/s "
+      "(publish included); %zu requests received, %zu distinct\n",
+      absl::ToDoubleSeconds(elapsed), 2000 / absl::ToDoubleSeconds(elapsed),
+      received, distinct.size());
+  EXPECT_EQ(distinct.size(), 2000u);
+  EXPECT_EQ(received, 2000u)
+      << "no failure happened, so no duplicate is expected";
+  EXPECT_EQ(bad_signatures, 0);
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+      2000);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM delivery_attempts WHERE "
+                       "error_class = 'success'"),
+            2000);
+
+  // The worker's own counters agree with what arrived.
+  EXPECT_EQ(
+      Scrape(metrics_port, "webhooks_deliveries_total{outcome=\"delivered\"}"),
+      2000);
+  EXPECT_EQ(Scrape(metrics_port, "webhooks_attempts_total{class=\"success\"}"),
+            2000);
+  EXPECT_EQ(Scrape(metrics_port, "webhooks_inflight_requests"), 0);
+  EXPECT_EQ(Scrape(metrics_port, "webhooks_delivery_latency_seconds_count"),
+            2000);
+
+  workers_[worker]->Signal(SIGTERM);
+  EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0);
+}
+
+TEST_F(DeliveryE2eTest, TwoWorkersDeliverEachDeliveryOnce) {
+  Subscribe("/only");
+  const int port_a = StartWorker().second;
+  const int port_b = StartWorker().second;
+  Publish(600);
+  ASSERT_TRUE(receiver_->WaitForRequests(600, absl::Seconds(60)));
+  ASSERT_TRUE(WaitUntilNothingPending(absl::Seconds(30)));
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : receiver_->requests())
+    ids.insert(r.Header("webhook-id"));
+  EXPECT_EQ(ids.size(), 600u);
+  EXPECT_EQ(receiver_->request_count(), 600u);
+  // Each worker counted what it delivered; together, each delivery once.
+  const double a =
+      Scrape(port_a, "webhooks_deliveries_total{outcome=\"delivered\"}");
+  const double b =
+      Scrape(port_b, "webhooks_deliveries_total{outcome=\"delivered\"}");
+  std::printf("[ e2e ] two workers delivered %.0f + %.0f\n", a, b);
+  EXPECT_EQ(a + b, 600);
+}
+
+TEST_F(DeliveryE2eTest, SigkillMidBatchLosesNothing) {
+  Subscribe("/slow");
+  ReceiverResponse slow;
+  slow.delay = absl::Milliseconds(100);
+  receiver_->RespondWith(slow);
+  auto [first, unused_port] = StartWorker(
+      {"--lease_duration=3s", "--request_timeout=2s", "--concurrency=32"});
+  Publish(300);
+  ASSERT_TRUE(receiver_->WaitForRequests(50, absl::Seconds(60)));
+  workers_[first]->Signal(SIGKILL);
+  EXPECT_EQ(workers_[first]->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  const size_t before_restart = receiver_->request_count();
+
+  StartWorker(
+      {"--lease_duration=3s", "--request_timeout=2s", "--concurrency=32"});
+  ASSERT_TRUE(WaitUntilNothingPending(absl::Seconds(90))) << db_->QueryValue(
+      "SELECT count(*) FROM deliveries WHERE state = 'pending'");
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : receiver_->requests())
+    ids.insert(r.Header("webhook-id"));
+  const size_t received = receiver_->request_count();
+  std::printf(
+      "[ e2e ] SIGKILL after %zu arrivals: %zu requests in all, %zu distinct, "
+      "%zu duplicates\n",
+      before_restart, received, ids.size(), received - ids.size());
+  EXPECT_EQ(ids.size(), 300u) << "every delivery arrived";
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+      300);
+}
+
+TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
+  Subscribe("/drain");
+  ReceiverResponse slow;
+  slow.delay = absl::Milliseconds(300);
+  receiver_->RespondWith(slow);
+  auto [worker, unused_port] = StartWorker({"--concurrency=8"});
+  Publish(40);
+  ASSERT_TRUE(receiver_->WaitForRequests(4, absl::Seconds(30)));
+  workers_[worker]->Signal(SIGTERM);
+  EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0)
+      << workers_[worker]->Log();
+  EXPECT_THAT(workers_[worker]->Log(), ::testing::HasSubstr("drained"));
+
+  // Every request that arrived was answered and recorded; nothing is left
+  // leased: what was not tried is due now.
+  const long long delivered =
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'");
+  EXPECT_EQ(delivered, static_cast<long long>(receiver_->request_count()));
+  EXPECT_GT(delivered, 0);
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'pending' "
+                 "AND (next_attempt_at > now() OR lease_owner IS NOT NULL)"),
+      0);
+
+  // A new worker finishes the rest.
+  StartWorker();
+  ASSERT_TRUE(WaitUntilNothingPending(absl::Seconds(60)));
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+      40);
+}
+
+}  // namespace
+}  // namespace webhooks
