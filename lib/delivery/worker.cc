@@ -88,9 +88,8 @@ absl::StatusOr<HttpRequest> BuildRequest(const store::LeasedDelivery& d,
 
 Worker::Worker(WorkerOptions options, WorkerDeps deps)
     : options_(std::move(options)), deps_(deps) {
-  std::seed_seq seed{deps_.seed};
   absl::MutexLock lock(&mu_);
-  rng_ = absl::BitGen(seed);
+  rng_.seed(deps_.seed);
   heartbeat_ = absl::Now();
 }
 

@@ -11,13 +11,13 @@
 
 #include <atomic>
 #include <deque>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -58,7 +58,9 @@ struct WorkerDeps {
   const security::Sealer* sealer = nullptr;
   common::Clock* clock = nullptr;
   metrics::WorkerMetrics* metrics = nullptr;
-  // Seed of the jitter generator.
+  // Seed of the jitter generator: the same seed gives the same jitter in
+  // every run (a seeded absl::BitGen would not: it mixes in per-process
+  // entropy).
   uint64_t seed = 0;
 };
 
@@ -100,7 +102,7 @@ class Worker {
   absl::flat_hash_map<std::string, int> per_subscription_ ABSL_GUARDED_BY(mu_);
   std::deque<store::DeliveryOutcome> outcomes_ ABSL_GUARDED_BY(mu_);
   std::vector<store::LeaseRelease> releases_ ABSL_GUARDED_BY(mu_);
-  absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::Time heartbeat_ ABSL_GUARDED_BY(mu_);
   bool database_ok_ ABSL_GUARDED_BY(mu_) = true;
 

@@ -47,7 +47,9 @@ ORDER BY l.event_id, l.id
 // One statement per batch: outcomes (fenced by lease token), their attempts,
 // and any subscription disabled by a 410 with its other pending deliveries
 // held. Rows of this batch are excluded from `hold` so no row is updated twice
-// in one statement.
+// in one statement; a retry in the batch of a subscription that this batch
+// disables (`gone`: same condition as `done`) is held in `done` instead, since
+// every part of the statement sees the subscription as still enabled.
 constexpr char kCompleteSql[] = R"sql(
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[],
@@ -55,9 +57,15 @@ WITH input AS (
                        $10::bytea[], $11::bool[], $12::text[])
     AS t(id, token, state, next_at, attempt, started_at, duration_us, status, error_class,
          excerpt, disable, disable_reason)),
+gone AS (
+  SELECT DISTINCT d.subscription_id AS id
+  FROM input i JOIN deliveries d ON d.id = i.id AND d.lease_token = i.token
+  WHERE i.disable AND d.state IN ('pending', 'held')),
 done AS (
   UPDATE deliveries d
-  SET state = CASE WHEN i.state = 'pending' AND NOT s.enabled THEN 'held' ELSE i.state END,
+  SET state = CASE WHEN i.state = 'pending'
+                        AND (NOT s.enabled OR s.id IN (SELECT id FROM gone))
+                   THEN 'held' ELSE i.state END,
       attempts = d.attempts + 1,
       next_attempt_at = CASE WHEN i.state = 'pending' THEN i.next_at ELSE d.next_attempt_at END,
       last_status = NULLIF(i.status, 0),
@@ -91,11 +99,13 @@ held AS (
 SELECT count(*) FROM done
 )sql";
 
+// A delivery held meanwhile (its subscription disabled) is handed back too,
+// staying held: due at once, with no stale lease, when it is enabled again.
 constexpr char kReleaseSql[] = R"sql(
 UPDATE deliveries d
 SET next_attempt_at = now(), lease_owner = NULL, leased_until = NULL
 FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
-WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'
+WHERE d.id = r.id AND d.lease_token = r.token AND d.state IN ('pending', 'held')
 )sql";
 
 constexpr char kStatsSql[] = R"sql(

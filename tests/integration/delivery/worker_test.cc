@@ -1,0 +1,1033 @@
+// The delivery worker end to end inside one process: a real Worker with a
+// real CurlHttpTransport, PgDeliveryStore and DeliveryNotifier on a fresh
+// PostgreSQL database, delivering to a real HTTPS receiver on loopback. Tests
+// assert on what Postgres holds afterwards and on what the receiver saw.
+// Leasing and fencing are also checked directly against the store.
+#include "lib/delivery/worker.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/common/clock.h"
+#include "lib/common/ids.h"
+#include "lib/delivery/address_policy.h"
+#include "lib/delivery/curl_http_transport.h"
+#include "lib/domain/custom_headers.h"
+#include "lib/domain/retry_policy.h"
+#include "lib/metrics/worker_metrics.h"
+#include "lib/security/sealer.h"
+#include "lib/security/signing_secret.h"
+#include "lib/store/delivery_notifier.h"
+#include "lib/store/pg_pool.h"
+#include "lib/store/pg_stores.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
+#include "tests/testing/tls_receiver.h"
+
+namespace webhooks::delivery {
+namespace {
+
+using ::testing::Ge;
+using ::testing::HasSubstr;
+using ::testing::Le;
+using ::testing::SizeIs;
+using ::webhooks::testing::IsOk;
+using ::webhooks::testing::IsOkAndHolds;
+using ::webhooks::testing::ReceivedRequest;
+using ::webhooks::testing::ReceiverResponse;
+using ::webhooks::testing::TlsReceiver;
+
+// Generous: these wait for things that normally take milliseconds.
+constexpr absl::Duration kWait = absl::Seconds(15);
+constexpr char kUserAgent[] = "webhooks-test/1.0";
+constexpr char kEventType[] = "engagement_dispatched";
+
+// Polls `condition` until it holds (true) or `timeout` passes (false).
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout = kWait) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+std::string Micros(absl::string_view column) {
+  return absl::StrCat("(extract(epoch from ", column, ") * 1000000)::bigint");
+}
+
+absl::Time ParseMicros(absl::string_view text) {
+  int64_t us = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(text, &us)) << text;
+  return absl::FromUnixMicros(us);
+}
+
+int64_t ParseInt(absl::string_view text) {
+  int64_t value = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(text, &value)) << "'" << text << "'";
+  return value;
+}
+
+// A deliveries row as stored.
+struct DeliveryRow {
+  int64_t id = 0;
+  std::string state;
+  int64_t attempts = 0;
+  absl::Time next_attempt_at;
+  std::string lease_owner;  // "" for NULL
+  int64_t lease_token = 0;
+  bool leased = false;      // leased_until IS NOT NULL
+  std::string last_status;  // "" for NULL
+  std::string last_error_class;
+  bool completed = false;  // completed_at IS NOT NULL
+  absl::Time db_now;       // the database's now() when read
+};
+
+// A delivery_attempts row as stored.
+struct AttemptRow {
+  int64_t attempt = 0;
+  absl::Time started_at;
+  absl::Duration duration;
+  std::string status;  // "" for NULL
+  std::string error_class;
+  int64_t excerpt_bytes = 0;
+
+  absl::Time end() const { return started_at + duration; }
+};
+
+// Standard Webhooks, computed here with OpenSSL rather than lib/delivery's
+// signer: "v1," + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), key
+// being the base64-decoded part of the secret after "whsec_".
+std::string ExpectedSignature(absl::string_view secret, absl::string_view id,
+                              absl::string_view timestamp,
+                              absl::string_view body) {
+  std::string key;
+  EXPECT_TRUE(absl::Base64Unescape(
+      absl::StripPrefix(secret, security::kSigningSecretPrefix), &key));
+  const std::string message = absl::StrCat(id, ".", timestamp, ".", body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_length = 0;
+  EXPECT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                 reinterpret_cast<const unsigned char*>(message.data()),
+                 message.size(), mac, &mac_length),
+            nullptr);
+  return absl::StrCat("v1,",
+                      absl::Base64Escape(absl::string_view(
+                          reinterpret_cast<const char*>(mac), mac_length)));
+}
+
+// The value of webhooks_deliveries_total{outcome=...} as the registry
+// exposes it; -1 when absent.
+double DeliveriesTotal(prometheus::Registry& registry,
+                       absl::string_view outcome) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != "webhooks_deliveries_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "outcome" && label.value == outcome) {
+          return metric.counter.value;
+        }
+      }
+    }
+  }
+  return -1;
+}
+
+// One database, pool and set of stores for the binary; a receiver, transport
+// and worker for each test.
+class WorkerTest : public ::testing::Test {
+ protected:
+  struct Shared {
+    std::unique_ptr<testing::TestDatabase> db;
+    std::unique_ptr<store::PgPool> pool;
+    std::unique_ptr<store::SubscriptionStore> subscriptions;
+    std::unique_ptr<store::EventStore> events;
+    std::unique_ptr<store::DeliveryStore> deliveries;
+    std::unique_ptr<security::Sealer> sealer;
+  };
+
+  struct Subscription {
+    std::string id;
+    std::string secret;
+  };
+
+  static void SetUpTestSuite() {
+    shared_ = new Shared;
+    absl::StatusOr<std::unique_ptr<testing::TestDatabase>> db =
+        testing::TestDatabase::Create();
+    ASSERT_THAT(db, IsOk());
+    shared_->db = *std::move(db);
+    absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
+        store::PgPool::Create({.database_url = shared_->db->url(), .size = 8});
+    ASSERT_THAT(pool, IsOk());
+    shared_->pool = *std::move(pool);
+    shared_->subscriptions = store::NewPgSubscriptionStore(shared_->pool.get());
+    shared_->events = store::NewPgEventStore(shared_->pool.get());
+    shared_->deliveries = store::NewPgDeliveryStore(shared_->pool.get());
+    absl::StatusOr<security::Sealer> sealer =
+        security::Sealer::FromSpec(security::NewSealingKeySpec());
+    ASSERT_THAT(sealer, IsOk());
+    shared_->sealer = std::make_unique<security::Sealer>(*std::move(sealer));
+  }
+
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(shared_, nullptr);
+    ASSERT_NE(shared_->sealer, nullptr) << "suite set-up failed";
+    // Every test starts from empty tables: a worker leases any due delivery,
+    // whichever test made it.
+    db().Query("TRUNCATE delivery_attempts, deliveries, events, subscriptions");
+    tenant_ = testing::RandomTenant();
+    absl::StatusOr<std::unique_ptr<TlsReceiver>> receiver =
+        TlsReceiver::Create();
+    ASSERT_THAT(receiver, IsOk());
+    receiver_ = *std::move(receiver);
+  }
+
+  void TearDown() override {
+    // Whatever holds connections to the receiver goes first.
+    worker_.reset();
+    notifier_.reset();
+    transport_.reset();
+    receiver_.reset();
+  }
+
+  static testing::TestDatabase& db() { return *shared_->db; }
+  static store::DeliveryStore& deliveries() { return *shared_->deliveries; }
+  static store::SubscriptionStore& subscriptions() {
+    return *shared_->subscriptions;
+  }
+
+  // Fast polling, and retries far enough away not to happen unless a test
+  // asks for them.
+  static WorkerOptions FastOptions() {
+    WorkerOptions options;
+    options.name = "worker-test";
+    options.poll_interval = absl::Milliseconds(50);
+    options.lease_duration = absl::Seconds(20);
+    options.db_timeout = absl::Seconds(5);
+    options.stats_interval = absl::Seconds(1);
+    options.retry.initial = absl::Hours(1);
+    return options;
+  }
+
+  // Trusts the receiver's CA and allows loopback.
+  CurlTransportOptions TransportOptions() const {
+    CurlTransportOptions options;
+    options.ca_bundle = receiver_->ca_pem_path();
+    options.user_agent = kUserAgent;
+    options.connect_timeout = absl::Seconds(5);
+    options.total_timeout = absl::Seconds(10);
+    options.address_policy = AddressPolicy::Create("127.0.0.0/8").value();
+    return options;
+  }
+
+  void StartWorker(WorkerOptions options) {
+    StartWorker(std::move(options), TransportOptions());
+  }
+
+  void StartWorker(WorkerOptions options,
+                   CurlTransportOptions transport_options) {
+    absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
+        NewCurlHttpTransport(std::move(transport_options));
+    ASSERT_THAT(transport, IsOk());
+    transport_ = *std::move(transport);
+    notifier_ = std::make_unique<store::DeliveryNotifier>(db().url());
+    registry_ = std::make_unique<prometheus::Registry>();
+    metrics_ = std::make_unique<metrics::WorkerMetrics>(*registry_);
+    worker_ = std::make_unique<Worker>(
+        std::move(options), WorkerDeps{.store = shared_->deliveries.get(),
+                                       .notifier = notifier_.get(),
+                                       .transport = transport_.get(),
+                                       .sealer = shared_->sealer.get(),
+                                       .clock = common::Clock::Real(),
+                                       .metrics = metrics_.get(),
+                                       .seed = 42});
+    worker_->Start();
+  }
+
+  // A subscription of this test's tenant, its secrets sealed as the API
+  // seals them.
+  Subscription CreateSubscription(const std::string& url,
+                                  const domain::HeaderMap& headers = {}) {
+    Subscription subscription;
+    subscription.id =
+        common::NewId(common::kSubscriptionIdPrefix, absl::Now(), rng_);
+    subscription.secret = security::NewSigningSecret();
+    const std::string prefix =
+        absl::StrCat("subscription/", subscription.id, "/");
+    store::SubscriptionRecord record;
+    record.id = subscription.id;
+    record.tenant_id = tenant_;
+    record.name = "worker test";
+    record.target_url = url;
+    record.event_types = {kEventType};
+    record.custom_headers_sealed =
+        shared_->sealer
+            ->Seal(domain::EncodeHeaders(headers),
+                   absl::StrCat(prefix, "custom_headers"))
+            .value();
+    record.signing_secret_sealed =
+        shared_->sealer
+            ->Seal(subscription.secret, absl::StrCat(prefix, "signing_secret"))
+            .value();
+    EXPECT_THAT(subscriptions().Create(record, absl::Now() + kWait), IsOk());
+    return subscription;
+  }
+
+  // A body with non-ASCII text, so that "exactly the stored bytes" means
+  // something.
+  static std::string Body(absl::string_view event_id) {
+    return absl::StrCat(
+        R"({"event":"engagement_dispatched","event_id":")", event_id,
+        R"(","occurred_at":"2026-11-26T14:03:11.512Z",)",
+        R"("account":{"yess_id":"acc_8f2c","name":"Acmé Corp — “Ünïcode”"},)",
+        R"("lead":{"yess_id":"lead_51aa","email":"dana@acme.com"},)",
+        R"("engagement":{"yess_id":"eng_7c01","channel":"email",)",
+        R"("action":"new_thread_email","status":"sent"}})");
+  }
+
+  store::NewEvent NewEvent() {
+    store::NewEvent event;
+    event.id = common::NewId(common::kEventIdPrefix, absl::Now(), rng_);
+    event.type = kEventType;
+    event.idempotency_key = event.id;
+    event.body = Body(event.id);
+    event.occurred_at = absl::Now();
+    return event;
+  }
+
+  // Publishes one event to the tenant's subscriptions; returns its id.
+  std::string Publish() {
+    store::NewEvent event = NewEvent();
+    absl::StatusOr<store::PublishResult> result =
+        shared_->events->Publish(tenant_, event, absl::Now() + kWait);
+    EXPECT_THAT(result, IsOk());
+    return event.id;
+  }
+
+  // Publishes `n` events in one statement (one NOTIFY); returns their ids.
+  std::vector<std::string> PublishBatch(int n) {
+    std::vector<store::NewEvent> events;
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      events.push_back(NewEvent());
+      ids.push_back(events.back().id);
+    }
+    EXPECT_THAT(
+        shared_->events->PublishBatch(tenant_, events, absl::Now() + kWait),
+        IsOk());
+    return ids;
+  }
+
+  // The delivery of `event_id` (there is one subscription per test), if
+  // `condition` (SQL on d) holds.
+  static std::optional<DeliveryRow> FindDelivery(
+      const std::string& event_id, const std::string& condition = "true") {
+    std::vector<std::string> rows = db().Query(absl::StrCat(
+        "SELECT concat_ws('|', d.id, d.state, d.attempts, ",
+        Micros("d.next_attempt_at"),
+        ", coalesce(d.lease_owner, ''), d.lease_token, "
+        "d.leased_until IS NOT NULL, coalesce(d.last_status::text, ''), "
+        "coalesce(d.last_error_class, ''), d.completed_at IS NOT NULL, ",
+        Micros("now()"), ") FROM deliveries d WHERE d.event_id = '", event_id,
+        "' AND (", condition, ")"));
+    if (rows.empty()) return std::nullopt;
+    EXPECT_THAT(rows, SizeIs(1));
+    std::vector<std::string> f = absl::StrSplit(rows[0], '|');
+    EXPECT_THAT(f, SizeIs(11)) << rows[0];
+    if (f.size() != 11) return std::nullopt;
+    DeliveryRow row;
+    row.id = ParseInt(f[0]);
+    row.state = f[1];
+    row.attempts = ParseInt(f[2]);
+    row.next_attempt_at = ParseMicros(f[3]);
+    row.lease_owner = f[4];
+    row.lease_token = ParseInt(f[5]);
+    row.leased = f[6] == "true" || f[6] == "t";
+    row.last_status = f[7];
+    row.last_error_class = f[8];
+    row.completed = f[9] == "true" || f[9] == "t";
+    row.db_now = ParseMicros(f[10]);
+    return row;
+  }
+
+  static DeliveryRow GetDelivery(const std::string& event_id) {
+    std::optional<DeliveryRow> row = FindDelivery(event_id);
+    EXPECT_TRUE(row.has_value()) << "no delivery of " << event_id;
+    return row.value_or(DeliveryRow{});
+  }
+
+  // Waits until the delivery of `event_id` is in `state`.
+  static bool AwaitState(const std::string& event_id,
+                         const std::string& state) {
+    return Eventually([&] {
+      return FindDelivery(event_id, absl::StrCat("d.state = '", state, "'"))
+          .has_value();
+    });
+  }
+
+  static std::vector<AttemptRow> Attempts(const std::string& event_id) {
+    std::vector<AttemptRow> out;
+    for (const std::string& text : db().Query(absl::StrCat(
+             "SELECT concat_ws('|', a.attempt, ", Micros("a.started_at"),
+             ", a.duration_us, coalesce(a.status::text, ''), a.error_class, "
+             "coalesce(octet_length(a.response_excerpt), 0)) "
+             "FROM delivery_attempts a JOIN deliveries d ON d.id = "
+             "a.delivery_id WHERE d.event_id = '",
+             event_id, "' ORDER BY a.attempt"))) {
+      std::vector<std::string> f = absl::StrSplit(text, '|');
+      EXPECT_THAT(f, SizeIs(6)) << text;
+      if (f.size() != 6) continue;
+      AttemptRow row;
+      row.attempt = ParseInt(f[0]);
+      row.started_at = ParseMicros(f[1]);
+      row.duration = absl::Microseconds(ParseInt(f[2]));
+      row.status = f[3];
+      row.error_class = f[4];
+      row.excerpt_bytes = ParseInt(f[5]);
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  // Waits until `n` attempts of `event_id` are recorded.
+  static bool AwaitAttempts(const std::string& event_id, size_t n) {
+    return Eventually([&] { return Attempts(event_id).size() >= n; });
+  }
+
+  static std::string EventBody(const std::string& event_id) {
+    return db().QueryValue(
+        absl::StrCat("SELECT body FROM events WHERE id = '", event_id, "'"));
+  }
+
+  static Shared* shared_;
+  absl::BitGen rng_;
+  std::string tenant_;
+  std::unique_ptr<TlsReceiver> receiver_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<store::DeliveryNotifier> notifier_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<metrics::WorkerMetrics> metrics_;
+  std::unique_ptr<Worker> worker_;
+};
+
+WorkerTest::Shared* WorkerTest::shared_ = nullptr;
+
+TEST_F(WorkerTest, DeliversSignedRequestAndRecordsSuccess) {
+  const domain::HeaderMap headers = {
+      {"Authorization", "Bearer abcdefghijklmnopqrstuvwxyz-key"},
+      {"X-Webhook-Token", "tok_0123456789abcdefghijklmnop"}};
+  const Subscription subscription =
+      CreateSubscription(receiver_->url("/hooks/a"), headers);
+  StartWorker(FastOptions());
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitState(event_id, "delivered"));
+  ASSERT_EQ(receiver_->request_count(), 1u);
+  const ReceivedRequest request = receiver_->requests()[0];
+  const std::string body = EventBody(event_id);
+  EXPECT_EQ(body, Body(event_id));
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.path, "/hooks/a");
+  EXPECT_EQ(request.body, body);
+  EXPECT_EQ(request.Header("Content-Type"), "application/json");
+  EXPECT_EQ(request.Header("webhook-id"), event_id);
+  const std::string timestamp = request.Header("webhook-timestamp");
+  int64_t seconds = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(timestamp, &seconds)) << timestamp;
+  EXPECT_LE(std::abs(seconds - absl::ToUnixSeconds(request.received_at)), 5);
+  EXPECT_EQ(request.Header("webhook-signature"),
+            ExpectedSignature(subscription.secret, event_id, timestamp, body));
+  EXPECT_EQ(request.Header("webhook-event"), kEventType);
+  EXPECT_EQ(request.Header("webhook-attempt"), "1");
+  EXPECT_EQ(request.Header("User-Agent"), kUserAgent);
+  // Unmasked: the subscriber authenticates us with these.
+  EXPECT_EQ(request.Header("Authorization"),
+            "Bearer abcdefghijklmnopqrstuvwxyz-key");
+  EXPECT_EQ(request.Header("X-Webhook-Token"),
+            "tok_0123456789abcdefghijklmnop");
+
+  const DeliveryRow delivery = GetDelivery(event_id);
+  EXPECT_EQ(delivery.state, "delivered");
+  EXPECT_EQ(delivery.attempts, 1);
+  EXPECT_EQ(delivery.last_status, "200");
+  EXPECT_EQ(delivery.last_error_class, "success");
+  EXPECT_TRUE(delivery.completed);
+  EXPECT_FALSE(delivery.leased);
+  EXPECT_EQ(delivery.lease_owner, "");
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].attempt, 1);
+  EXPECT_EQ(attempts[0].status, "200");
+  EXPECT_EQ(attempts[0].error_class, "success");
+  EXPECT_EQ(attempts[0].excerpt_bytes, 2);  // "ok"
+  EXPECT_GE(attempts[0].duration, absl::ZeroDuration());
+
+  EXPECT_EQ(metrics_->delivered.Value(), 1);
+  EXPECT_EQ(DeliveriesTotal(*registry_, "delivered"), 1);
+  EXPECT_EQ(DeliveriesTotal(*registry_, "retry"), 0);
+  EXPECT_EQ(DeliveriesTotal(*registry_, "failed"), 0);
+  EXPECT_EQ(metrics_->Attempts("success").Value(), 1);
+}
+
+TEST_F(WorkerTest, CountsEveryDeliveryMadeInTheDeliveredMetric) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  CreateSubscription(receiver_->url("/hooks/b"));
+  StartWorker(FastOptions());
+  PublishBatch(3);
+
+  ASSERT_TRUE(Eventually([] {
+    return db().Count(
+               "SELECT count(*) FROM deliveries WHERE state = "
+               "'delivered'") == 6;
+  }));
+  EXPECT_EQ(receiver_->request_count(), 6u);
+  EXPECT_EQ(metrics_->delivered.Value(), 6);
+  EXPECT_EQ(DeliveriesTotal(*registry_, "delivered"), 6);
+}
+
+TEST_F(WorkerTest, RetriesAfterServerErrorWithBackoff) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  std::atomic<int> served{0};
+  receiver_->SetResponder([&served](const ReceivedRequest&) {
+    return ReceiverResponse{.status = served.fetch_add(1) == 0 ? 500 : 200};
+  });
+  WorkerOptions options = FastOptions();
+  options.poll_interval = absl::Milliseconds(20);
+  options.retry.initial = absl::Milliseconds(300);
+  options.retry.jitter = 0.2;
+  const absl::Duration initial = options.retry.initial;
+  StartWorker(options);
+  const std::string event_id = Publish();
+
+  // The retry as scheduled after the first failure: written, not yet leased
+  // again (leasing moves next_attempt_at to the lease expiry).
+  std::optional<DeliveryRow> scheduled;
+  ASSERT_TRUE(Eventually([&] {
+    scheduled = FindDelivery(event_id,
+                             "d.attempts = 1 AND d.state = 'pending' AND "
+                             "d.leased_until IS NULL");
+    return scheduled.has_value() ||
+           FindDelivery(event_id, "d.attempts >= 2").has_value();
+  }));
+  ASSERT_TRUE(scheduled.has_value())
+      << "retried before the scheduled retry was seen";
+  EXPECT_EQ(scheduled->last_status, "500");
+  EXPECT_EQ(scheduled->last_error_class, "http_5xx");
+
+  ASSERT_TRUE(AwaitState(event_id, "delivered"));
+  const DeliveryRow delivery = GetDelivery(event_id);
+  EXPECT_EQ(delivery.attempts, 2);
+  EXPECT_EQ(delivery.last_status, "200");
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(2));
+  EXPECT_EQ(attempts[0].attempt, 1);
+  EXPECT_EQ(attempts[0].status, "500");
+  EXPECT_EQ(attempts[0].error_class, "http_5xx");
+  EXPECT_EQ(attempts[1].attempt, 2);
+  EXPECT_EQ(attempts[1].status, "200");
+  EXPECT_EQ(attempts[1].error_class, "success");
+
+  // Backoff with ±20% jitter from the end of the first attempt. The decision
+  // is taken a moment after the end is measured, hence a little slack above.
+  const absl::Time first_end = attempts[0].end();
+  EXPECT_THAT(scheduled->next_attempt_at - first_end, Ge(0.8 * initial));
+  EXPECT_THAT(scheduled->next_attempt_at - first_end,
+              Le(1.2 * initial + absl::Milliseconds(20)));
+  EXPECT_GE(attempts[1].started_at, first_end + 0.8 * initial);
+  EXPECT_GE(attempts[1].started_at, scheduled->next_attempt_at);
+
+  const std::vector<ReceivedRequest> requests = receiver_->requests();
+  ASSERT_THAT(requests, SizeIs(2));
+  EXPECT_EQ(requests[0].Header("webhook-attempt"), "1");
+  EXPECT_EQ(requests[1].Header("webhook-attempt"), "2");
+  EXPECT_EQ(requests[0].Header("webhook-id"), event_id);
+  EXPECT_EQ(requests[1].Header("webhook-id"), event_id);
+  EXPECT_EQ(requests[1].body, requests[0].body);
+  EXPECT_EQ(metrics_->retried.Value(), 1);
+  EXPECT_EQ(metrics_->delivered.Value(), 1);
+}
+
+TEST_F(WorkerTest, GoneFailsAtOnceDisablesAndHoldsTheRest) {
+  const Subscription subscription =
+      CreateSubscription(receiver_->url("/hooks/a"));
+  receiver_->RespondWith({.status = 410, .body = "gone"});
+  const std::vector<std::string> ids = PublishBatch(2);
+  const std::string& gone = ids[0];
+  const std::string& later = ids[1];
+  // The other delivery is a retry scheduled for later: pending, not leased.
+  db().Query(absl::StrCat(
+      "UPDATE deliveries SET next_attempt_at = now() + interval '1 hour' "
+      "WHERE event_id = '",
+      later, "' RETURNING 1"));
+  StartWorker(FastOptions());
+
+  ASSERT_TRUE(AwaitState(gone, "failed"));
+  const DeliveryRow failed = GetDelivery(gone);
+  EXPECT_EQ(failed.attempts, 1);
+  EXPECT_EQ(failed.last_status, "410");
+  EXPECT_EQ(failed.last_error_class, "http_410");
+  EXPECT_TRUE(failed.completed);
+  const std::vector<AttemptRow> attempts = Attempts(gone);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].status, "410");
+  EXPECT_EQ(attempts[0].error_class, "http_410");
+  EXPECT_EQ(db().QueryValue(
+                absl::StrCat("SELECT enabled FROM subscriptions WHERE id = '",
+                             subscription.id, "'")),
+            "f");
+  EXPECT_THAT(db().QueryValue(absl::StrCat(
+                  "SELECT disabled_reason FROM subscriptions WHERE id = '",
+                  subscription.id, "'")),
+              HasSubstr("410"));
+  const DeliveryRow held = GetDelivery(later);
+  EXPECT_EQ(held.state, "held");
+  EXPECT_EQ(held.attempts, 0);
+  EXPECT_EQ(receiver_->request_count(), 1u);
+  EXPECT_EQ(metrics_->failed.Value(), 1);
+
+  // Enabled again, the held delivery is pending again and goes out when due.
+  receiver_->RespondWith({});
+  store::SubscriptionUpdate update;
+  update.tenant_id = tenant_;
+  update.id = subscription.id;
+  update.enabled = true;
+  absl::StatusOr<store::SubscriptionRecord> enabled =
+      subscriptions().Update(update, absl::Now() + kWait);
+  ASSERT_THAT(enabled, IsOk());
+  EXPECT_TRUE(enabled->enabled);
+  EXPECT_EQ(enabled->disabled_reason, "");
+  EXPECT_EQ(GetDelivery(later).state, "pending");
+  // Its scheduled retry comes due.
+  db().Query(absl::StrCat(
+      "UPDATE deliveries SET next_attempt_at = now() WHERE event_id = '", later,
+      "' RETURNING 1"));
+  ASSERT_TRUE(AwaitState(later, "delivered"));
+  ASSERT_EQ(receiver_->request_count(), 2u);
+  EXPECT_EQ(receiver_->requests()[1].Header("webhook-id"), later);
+  EXPECT_EQ(GetDelivery(gone).state, "failed");
+}
+
+TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  receiver_->RespondWith({.delay = absl::Seconds(2)});
+  CurlTransportOptions transport_options = TransportOptions();
+  transport_options.total_timeout = absl::Milliseconds(300);
+  StartWorker(FastOptions(), transport_options);
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitAttempts(event_id, 1));
+  ASSERT_TRUE(Eventually([&] {
+    return FindDelivery(event_id, "d.leased_until IS NULL").has_value();
+  }));
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].error_class, "timeout");
+  EXPECT_EQ(attempts[0].status, "");
+  EXPECT_GE(attempts[0].duration, absl::Milliseconds(250));
+  EXPECT_LT(attempts[0].duration, absl::Seconds(2));
+  const DeliveryRow delivery = GetDelivery(event_id);
+  EXPECT_EQ(delivery.state, "pending");
+  EXPECT_EQ(delivery.attempts, 1);
+  EXPECT_EQ(delivery.last_error_class, "timeout");
+  EXPECT_EQ(delivery.last_status, "");
+  EXPECT_GT(delivery.next_attempt_at, delivery.db_now + absl::Minutes(30));
+  EXPECT_EQ(receiver_->request_count(), 1u);
+}
+
+TEST_F(WorkerTest, RedirectIsNotFollowed) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  const std::string elsewhere = receiver_->url("/hooks/elsewhere");
+  receiver_->SetResponder([elsewhere](const ReceivedRequest& request) {
+    if (request.path == "/hooks/elsewhere") return ReceiverResponse{};
+    return ReceiverResponse{.status = 302,
+                            .headers = {{"Location", elsewhere}}};
+  });
+  StartWorker(FastOptions());
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitAttempts(event_id, 1));
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].status, "302");
+  EXPECT_EQ(attempts[0].error_class, "http_3xx");
+  // A followed redirect would have been made within the same attempt.
+  ASSERT_EQ(receiver_->request_count(), 1u);
+  EXPECT_EQ(receiver_->requests()[0].path, "/hooks/a");
+  ASSERT_TRUE(AwaitState(event_id, "pending"));
+  EXPECT_EQ(GetDelivery(event_id).last_error_class, "http_3xx");
+}
+
+TEST_F(WorkerTest, RetryAfterLongerThanBackoffIsHonoured) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  receiver_->RespondWith({.status = 503, .headers = {{"Retry-After", "3600"}}});
+  WorkerOptions options = FastOptions();
+  options.retry.initial = absl::Seconds(1);
+  StartWorker(options);
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitAttempts(event_id, 1));
+  ASSERT_TRUE(Eventually([&] {
+    return FindDelivery(event_id, "d.leased_until IS NULL").has_value();
+  }));
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].status, "503");
+  EXPECT_EQ(attempts[0].error_class, "http_5xx");
+  const DeliveryRow delivery = GetDelivery(event_id);
+  EXPECT_EQ(delivery.state, "pending");
+  EXPECT_EQ(delivery.attempts, 1);
+  // now + 1 h, far beyond the ~1 s backoff.
+  const absl::Duration after_end = delivery.next_attempt_at - attempts[0].end();
+  EXPECT_THAT(after_end, Ge(absl::Hours(1)));
+  EXPECT_THAT(after_end, Le(absl::Hours(1) + absl::Seconds(5)));
+  EXPECT_THAT(delivery.next_attempt_at - delivery.db_now,
+              Ge(absl::Hours(1) - absl::Seconds(10)));
+  EXPECT_EQ(receiver_->request_count(), 1u);
+}
+
+TEST_F(WorkerTest, HugeResponseKeepsOnlyTheFirst4KiB) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  receiver_->RespondWith({.generated_body_bytes = 10 * 1024 * 1024});
+  StartWorker(FastOptions());
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitState(event_id, "delivered"));
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].status, "200");
+  EXPECT_EQ(attempts[0].error_class, "success");
+  EXPECT_EQ(attempts[0].excerpt_bytes, 4096);
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT a.response_excerpt = convert_to(repeat('x', 4096), "
+                "'UTF8') FROM delivery_attempts a JOIN deliveries d ON d.id = "
+                "a.delivery_id WHERE d.event_id = '",
+                event_id, "'")),
+            "t");
+}
+
+TEST_F(WorkerTest, BlockedAddressIsNeverContacted) {
+  CreateSubscription(receiver_->url("/hooks/a"));  // https://localhost:<port>
+  CurlTransportOptions transport_options = TransportOptions();
+  transport_options.address_policy = AddressPolicy::Create("").value();
+  StartWorker(FastOptions(), transport_options);
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(AwaitAttempts(event_id, 1));
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(1));
+  EXPECT_EQ(attempts[0].error_class, "blocked_address");
+  EXPECT_EQ(attempts[0].status, "");
+  EXPECT_EQ(receiver_->connection_count(), 0);
+  EXPECT_EQ(receiver_->request_count(), 0u);
+  ASSERT_TRUE(AwaitState(event_id, "pending"));
+  EXPECT_EQ(GetDelivery(event_id).last_error_class, "blocked_address");
+}
+
+TEST_F(WorkerTest, PerSubscriptionCapBoundsConcurrentRequests) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  std::atomic<int> current{0};
+  std::atomic<int> peak{0};
+  receiver_->SetResponder([&current, &peak](const ReceivedRequest&) {
+    const int now_in_flight = current.fetch_add(1) + 1;
+    int seen = peak.load();
+    while (now_in_flight > seen &&
+           !peak.compare_exchange_weak(seen, now_in_flight)) {
+    }
+    // The endpoint is slow: the request stays in flight meanwhile.
+    absl::SleepFor(absl::Milliseconds(300));
+    current.fetch_sub(1);
+    return ReceiverResponse{};
+  });
+  WorkerOptions options = FastOptions();
+  options.max_in_flight_per_subscription = 2;
+  options.poll_interval = absl::Milliseconds(20);
+  StartWorker(options);
+  const std::vector<std::string> ids = PublishBatch(10);
+
+  ASSERT_TRUE(Eventually([] {
+    return db().Count(
+               "SELECT count(*) FROM deliveries WHERE state = "
+               "'delivered'") == 10;
+  }));
+  EXPECT_EQ(peak.load(), 2);
+  EXPECT_EQ(receiver_->request_count(), 10u);
+  std::set<std::string> delivered;
+  for (const ReceivedRequest& request : receiver_->requests()) {
+    delivered.insert(request.Header("webhook-id"));
+    EXPECT_EQ(request.Header("webhook-attempt"), "1");
+  }
+  EXPECT_EQ(delivered, std::set<std::string>(ids.begin(), ids.end()));
+  // Handing back what was leased beyond the cap is not an attempt.
+  EXPECT_EQ(db().Count("SELECT count(*) FROM deliveries WHERE attempts = 1"),
+            10);
+  EXPECT_EQ(db().Count("SELECT count(*) FROM delivery_attempts"), 10);
+  EXPECT_GT(metrics_->releases.Value(), 0);
+}
+
+TEST_F(WorkerTest, ShutdownLetsInFlightRequestsFinishWithinGrace) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  receiver_->RespondWith({.delay = absl::Milliseconds(500)});
+  StartWorker(FastOptions());
+  const std::vector<std::string> ids = PublishBatch(5);
+  ASSERT_TRUE(receiver_->WaitForRequests(5, kWait));
+
+  const absl::Time start = absl::Now();
+  worker_->Shutdown(absl::Seconds(5));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Shutdown returns once every outcome is written.
+  for (const std::string& id : ids) {
+    const DeliveryRow delivery = GetDelivery(id);
+    EXPECT_EQ(delivery.state, "delivered") << id;
+    EXPECT_EQ(delivery.attempts, 1) << id;
+    EXPECT_THAT(Attempts(id), SizeIs(1)) << id;
+  }
+  EXPECT_EQ(metrics_->delivered.Value(), 5);
+  EXPECT_EQ(receiver_->request_count(), 5u);
+}
+
+TEST_F(WorkerTest, ShutdownWithoutGraceReleasesInFlightDeliveries) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  // Cut short when the receiver goes; the worker will not wait for it.
+  receiver_->RespondWith({.delay = absl::Seconds(30)});
+  StartWorker(FastOptions());
+  const std::vector<std::string> ids = PublishBatch(5);
+  ASSERT_TRUE(receiver_->WaitForRequests(5, kWait));
+
+  const absl::Time start = absl::Now();
+  worker_->Shutdown(absl::ZeroDuration());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  for (const std::string& id : ids) {
+    const DeliveryRow delivery = GetDelivery(id);
+    EXPECT_EQ(delivery.state, "pending") << id;
+    EXPECT_EQ(delivery.attempts, 0) << id;
+    EXPECT_LE(delivery.next_attempt_at, delivery.db_now) << id;
+    EXPECT_FALSE(delivery.leased) << id;
+    EXPECT_EQ(delivery.lease_owner, "") << id;
+    EXPECT_EQ(delivery.lease_token, 1) << id;  // leased once, then released
+    EXPECT_THAT(Attempts(id), SizeIs(0)) << id;
+  }
+  EXPECT_EQ(metrics_->releases.Value(), 5);
+  EXPECT_EQ(metrics_->delivered.Value(), 0);
+}
+
+store::DeliveryOutcome Delivered(const store::LeasedDelivery& d,
+                                 int64_t lease_token) {
+  store::DeliveryOutcome outcome;
+  outcome.delivery_id = d.id;
+  outcome.lease_token = lease_token;
+  outcome.state = store::DeliveryOutcome::State::kDelivered;
+  outcome.attempt = d.attempt;
+  outcome.started_at = absl::Now();
+  outcome.duration = absl::Milliseconds(12);
+  outcome.http_status = 200;
+  outcome.error_class = "success";
+  outcome.response_excerpt = "ok";
+  return outcome;
+}
+
+TEST_F(WorkerTest, WritesAreFencedByTheLeaseToken) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  const std::string event_id = Publish();
+  const absl::Time deadline = absl::Now() + kWait;
+
+  absl::StatusOr<std::vector<store::LeasedDelivery>> first =
+      deliveries().Lease({.owner = "first",
+                          .limit = 10,
+                          .lease_duration = absl::Milliseconds(1),
+                          .exclude_subscriptions = {}},
+                         deadline);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(*first, SizeIs(1));
+  EXPECT_EQ((*first)[0].event_id, event_id);
+  EXPECT_EQ((*first)[0].attempt, 1);
+  ASSERT_NE((*first)[0].body, nullptr);
+  EXPECT_EQ(*(*first)[0].body, Body(event_id));
+
+  // Once the first lease has expired, another worker may lease it again.
+  std::vector<store::LeasedDelivery> second;
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+        deliveries().Lease({.owner = "second",
+                            .limit = 10,
+                            .lease_duration = absl::Seconds(60),
+                            .exclude_subscriptions = {}},
+                           deadline);
+    EXPECT_THAT(leased, IsOk());
+    if (!leased.ok() || leased->empty()) return false;
+    second = *std::move(leased);
+    return true;
+  }));
+  ASSERT_THAT(second, SizeIs(1));
+  ASSERT_EQ(second[0].id, (*first)[0].id);
+  EXPECT_GT(second[0].lease_token, (*first)[0].lease_token);
+  const DeliveryRow before = GetDelivery(event_id);
+
+  // The first worker's outcome arrives late: ignored.
+  EXPECT_THAT(deliveries().Complete(
+                  {Delivered((*first)[0], (*first)[0].lease_token)}, deadline),
+              IsOkAndHolds(0));
+  EXPECT_THAT(deliveries().Release({{(*first)[0].id, (*first)[0].lease_token}},
+                                   deadline),
+              IsOkAndHolds(0));
+  const DeliveryRow unchanged = GetDelivery(event_id);
+  EXPECT_EQ(unchanged.state, "pending");
+  EXPECT_EQ(unchanged.attempts, 0);
+  EXPECT_EQ(unchanged.lease_owner, "second");
+  EXPECT_EQ(unchanged.lease_token, second[0].lease_token);
+  EXPECT_EQ(unchanged.next_attempt_at, before.next_attempt_at);
+  EXPECT_TRUE(unchanged.leased);
+  EXPECT_THAT(Attempts(event_id), SizeIs(0));
+
+  // The current lease holder's outcome applies.
+  EXPECT_THAT(deliveries().Complete(
+                  {Delivered(second[0], second[0].lease_token)}, deadline),
+              IsOkAndHolds(1));
+  const DeliveryRow done = GetDelivery(event_id);
+  EXPECT_EQ(done.state, "delivered");
+  EXPECT_EQ(done.attempts, 1);
+  EXPECT_EQ(done.last_status, "200");
+  EXPECT_FALSE(done.leased);
+  EXPECT_THAT(Attempts(event_id), SizeIs(1));
+}
+
+store::SubscriptionUpdate Enable(const std::string& tenant,
+                                 const std::string& id, bool enabled) {
+  store::SubscriptionUpdate update;
+  update.tenant_id = tenant;
+  update.id = id;
+  update.enabled = enabled;
+  update.disabled_reason = "paused by an operator";
+  return update;
+}
+
+store::LeaseRequest LeaseAll(absl::Duration lease_duration) {
+  store::LeaseRequest request;
+  request.owner = "store-test";
+  request.limit = 100;
+  request.lease_duration = lease_duration;
+  return request;
+}
+
+// A worker hands back what it leased but did not try (shutdown, per
+// subscription cap). When the subscription was disabled meanwhile, the
+// delivery is held; it must still be handed back, so that it is due at once,
+// with no stale lease, when the subscription is enabled again.
+TEST_F(WorkerTest, ReleaseHandsBackADeliveryHeldMeanwhile) {
+  const Subscription subscription =
+      CreateSubscription(receiver_->url("/hooks/a"));
+  const std::string event_id = Publish();
+  const absl::Time deadline = absl::Now() + kWait;
+  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
+  ASSERT_THAT(leased, IsOk());
+  ASSERT_THAT(*leased, SizeIs(1));
+  const store::LeasedDelivery& d = (*leased)[0];
+
+  ASSERT_THAT(
+      subscriptions().Update(Enable(tenant_, subscription.id, false), deadline),
+      IsOk());
+  EXPECT_EQ(GetDelivery(event_id).state, "held");
+  EXPECT_THAT(deliveries().Release({{d.id, d.lease_token}}, deadline),
+              IsOkAndHolds(1));
+  const DeliveryRow released = GetDelivery(event_id);
+  EXPECT_EQ(released.state, "held");
+  EXPECT_EQ(released.attempts, 0);
+  EXPECT_FALSE(released.leased);
+  EXPECT_EQ(released.lease_owner, "");
+  EXPECT_LE(released.next_attempt_at, released.db_now);
+
+  ASSERT_THAT(
+      subscriptions().Update(Enable(tenant_, subscription.id, true), deadline),
+      IsOk());
+  EXPECT_EQ(GetDelivery(event_id).state, "pending");
+  absl::StatusOr<std::vector<store::LeasedDelivery>> again =
+      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
+  ASSERT_THAT(again, IsOk());
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].id, d.id);
+  EXPECT_EQ((*again)[0].attempt, 1);
+}
+
+// Outcomes are written in batches: a retry written in the same batch as a
+// 410 of its subscription is held like every other delivery of it, not left
+// pending (and counted as due) while the subscription is disabled.
+TEST_F(WorkerTest, RetryInTheSameBatchAsAGoneIsHeld) {
+  const Subscription subscription =
+      CreateSubscription(receiver_->url("/hooks/a"));
+  PublishBatch(3);
+  const absl::Time deadline = absl::Now() + kWait;
+  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
+  ASSERT_THAT(leased, IsOk());
+  ASSERT_THAT(*leased, SizeIs(3));
+  const store::LeasedDelivery& gone = (*leased)[0];
+  const store::LeasedDelivery& retry = (*leased)[1];
+  const store::LeasedDelivery& untried = (*leased)[2];
+
+  store::DeliveryOutcome gone_outcome = Delivered(gone, gone.lease_token);
+  gone_outcome.state = store::DeliveryOutcome::State::kFailed;
+  gone_outcome.http_status = 410;
+  gone_outcome.error_class = "http_410";
+  gone_outcome.disable_subscription = true;
+  gone_outcome.disable_reason = "endpoint answered 410 Gone";
+  store::DeliveryOutcome retry_outcome = Delivered(retry, retry.lease_token);
+  retry_outcome.state = store::DeliveryOutcome::State::kRetry;
+  retry_outcome.next_attempt_at = absl::Now() + absl::Seconds(5);
+  retry_outcome.http_status = 503;
+  retry_outcome.error_class = "http_5xx";
+  EXPECT_THAT(deliveries().Complete({gone_outcome, retry_outcome}, deadline),
+              IsOkAndHolds(2));
+  EXPECT_THAT(
+      deliveries().Release({{untried.id, untried.lease_token}}, deadline),
+      IsOkAndHolds(1));
+
+  EXPECT_EQ(GetDelivery(gone.event_id).state, "failed");
+  EXPECT_EQ(db().QueryValue(
+                absl::StrCat("SELECT enabled FROM subscriptions WHERE id = '",
+                             subscription.id, "'")),
+            "f");
+  const DeliveryRow retried = GetDelivery(retry.event_id);
+  EXPECT_EQ(retried.state, "held");
+  EXPECT_EQ(retried.attempts, 1);
+  EXPECT_EQ(retried.last_status, "503");
+  const DeliveryRow handed_back = GetDelivery(untried.event_id);
+  EXPECT_EQ(handed_back.state, "held");
+  EXPECT_EQ(handed_back.attempts, 0);
+  EXPECT_EQ(db().Count("SELECT count(*) FROM deliveries WHERE state = "
+                       "'pending'"),
+            0);
+}
+
+}  // namespace
+}  // namespace webhooks::delivery
