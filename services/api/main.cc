@@ -168,8 +168,9 @@ int RunServe() {
                                       .clock = common::Clock::Real()});
   if (!server.ok()) return Fail("gRPC server", server.status());
   common::LogInfo("webhooks-api ", WEBHOOKS_VERSION, " serving gRPC on ",
-                  options.listen_address, " (port ", (*server)->port(), "), ",
-                  tokens->size(), " API tokens");
+                  options.listen_address, " (port ", (*server)->port(),
+                  "), metrics on ", metrics_addr, " (port ",
+                  (*endpoint)->port(), "), ", tokens->size(), " API tokens");
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -109,6 +109,10 @@ class DeliveryE2eTest : public ::testing::Test {
     ASSERT_TRUE(line.ok()) << line.status();
     const std::optional<int> port = NumberAfter(*line, "(port ");
     ASSERT_TRUE(port.has_value()) << *line;
+    // "... (port N), metrics on 127.0.0.1:0 (port M), ..."
+    api_metrics_port_ =
+        NumberAfter(line->substr(line->find("metrics on")), "(port ")
+            .value_or(0);
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
                                        grpc::InsecureChannelCredentials());
     subscriptions_ = v1::SubscriptionService::NewStub(channel);
@@ -221,6 +225,7 @@ class DeliveryE2eTest : public ::testing::Test {
   std::string dir_;
   std::map<std::string, std::string> env_;
   std::unique_ptr<ChildProcess> api_;
+  int api_metrics_port_ = 0;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
   std::unique_ptr<v1::SubscriptionService::Stub> subscriptions_;
   std::unique_ptr<v1::EventService::Stub> events_;
@@ -275,6 +280,20 @@ TEST_F(DeliveryE2eTest, DeliversAThousandEventsToTwoSubscriptionsExactly) {
 
   workers_[worker]->Signal(SIGTERM);
   EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0);
+
+  // The API counted its calls by method and code.
+  EXPECT_EQ(Scrape(api_metrics_port_,
+                   "webhooks_grpc_requests_total{code=\"OK\",method=\"/"
+                   "webhooks.v1.SubscriptionService/CreateSubscription\"}"),
+            2);
+  EXPECT_EQ(Scrape(api_metrics_port_,
+                   "webhooks_grpc_requests_total{code=\"OK\",method=\"/"
+                   "webhooks.v1.EventService/PublishEvents\"}"),
+            2);
+  httplib::Client api_metrics("127.0.0.1", api_metrics_port_);
+  auto ready = api_metrics.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
 }
 
 TEST_F(DeliveryE2eTest, TwoWorkersDeliverEachDeliveryOnce) {

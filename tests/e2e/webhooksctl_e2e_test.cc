@@ -1,0 +1,237 @@
+// webhooksctl against the real webhooks-api, both as child processes, on a
+// real PostgreSQL: JSON in and out for each kind of call, --body_only, and the
+// exit codes of a missing token (1, UNAUTHENTICATED) and of bad JSON (2).
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/security/sealer.h"
+#include "tests/testing/process.h"
+#include "tests/testing/test_database.h"
+#include "webhooks/v1/event_service.pb.h"
+#include "webhooks/v1/subscription_service.pb.h"
+
+namespace webhooks {
+namespace {
+
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::NumberAfter;
+using ::testing::StartsWith;
+using testing::TestDatabase;
+
+constexpr char kToken[] = "ctl-e2e-token-0123456789abcdefghij";
+constexpr char kTenant[] = "ctl-tenant";
+
+// What one webhooksctl run left: its exit code and its stdout and stderr
+// together.
+struct CtlRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+class CtlE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    dir_ = absl::StrCat(
+        ::testing::TempDir(), "ctl-e2e-", getpid(), "-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir_).c_str()), 0);
+    WriteFile("tokens", absl::StrCat("ctl ", kToken, " *\n"));
+    token_file_ = WriteFile("token", absl::StrCat(kToken, "\n"));
+
+    auto api = ChildProcess::Start(
+        {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
+         "--metrics_addr=127.0.0.1:0"},
+        {{"WEBHOOKS_DATABASE_URL", db_->url()},
+         {"WEBHOOKS_SEALING_KEY", security::NewSealingKeySpec()},
+         {"WEBHOOKS_API_TOKENS_FILE", absl::StrCat(dir_, "/tokens")}},
+        absl::StrCat(dir_, "/api.log"));
+    ASSERT_TRUE(api.ok()) << api.status();
+    api_ = std::make_unique<ChildProcess>(*std::move(api));
+    auto line = api_->WaitForLogLine("serving gRPC", absl::Seconds(30));
+    ASSERT_TRUE(line.ok()) << line.status();
+    const std::optional<int> port = NumberAfter(*line, "(port ");
+    ASSERT_TRUE(port.has_value()) << *line;
+    // The test runner's own environment may name a token; these override it
+    // (webhooksctl treats empty as unset).
+    env_ = {{"WEBHOOKS_API_ADDR", absl::StrCat("127.0.0.1:", *port)},
+            {"WEBHOOKS_API_TOKEN", kToken},
+            {"WEBHOOKS_API_TOKEN_FILE", ""}};
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& contents) {
+    const std::string path = absl::StrCat(dir_, "/", name);
+    FILE* f = std::fopen(path.c_str(), "w");
+    EXPECT_NE(f, nullptr) << path;
+    if (f != nullptr) {
+      std::fputs(contents.c_str(), f);
+      std::fclose(f);
+    }
+    return path;
+  }
+
+  // Runs webhooksctl with `args` and the environment `env` (env_ by default)
+  // and waits for it to exit.
+  CtlRun Ctl(std::vector<std::string> args,
+             std::optional<std::map<std::string, std::string>> env = {}) {
+    args.insert(args.begin(), WEBHOOKS_CTL_BINARY);
+    auto child = ChildProcess::Start(
+        args, env.value_or(env_), absl::StrCat(dir_, "/ctl-", ++runs_, ".log"));
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return {};
+    const std::optional<int> exit_code = child->Wait(absl::Seconds(30));
+    EXPECT_TRUE(exit_code.has_value()) << "still running:\n" << child->Log();
+    return {exit_code.value_or(-1), child->Log()};
+  }
+
+  // The output of a successful run, parsed as the JSON of `Message`.
+  template <typename Message>
+  Message Parse(const CtlRun& run) {
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    Message message;
+    const auto status =
+        google::protobuf::util::JsonStringToMessage(run.output, &message);
+    EXPECT_TRUE(status.ok()) << std::string(status.message()) << "\n"
+                             << run.output;
+    return message;
+  }
+
+  v1::CreateSubscriptionResponse CreateSubscription() {
+    return Parse<v1::CreateSubscriptionResponse>(
+        Ctl({"CreateSubscription",
+             absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "subscription": {
+             "name": "ctl", "target_url": "https://example.com/hook",
+             "event_types": ["engagement_dispatched"],
+             "custom_headers": {"Authorization": "Bearer receiver-key-0123"}}})")}));
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::string dir_;
+  std::string token_file_;
+  std::unique_ptr<ChildProcess> api_;
+  std::map<std::string, std::string> env_;
+  int runs_ = 0;
+};
+
+TEST_F(CtlE2eTest, CreatesListsUpdatesAndDeletesSubscriptions) {
+  const v1::CreateSubscriptionResponse created = CreateSubscription();
+  const std::string id = created.subscription().id();
+  EXPECT_THAT(id, StartsWith("sub_"));
+  EXPECT_THAT(created.signing_secret(), StartsWith("whsec_"));
+  EXPECT_EQ(created.subscription().tenant_id(), kTenant);
+
+  // lowerCamel names, the full method name, and the token from a file.
+  std::map<std::string, std::string> file_env = env_;
+  file_env["WEBHOOKS_API_TOKEN"] = "";
+  file_env["WEBHOOKS_API_TOKEN_FILE"] = token_file_;
+  const auto listed = Parse<v1::ListSubscriptionsResponse>(
+      Ctl({"webhooks.v1.SubscriptionService/ListSubscriptions",
+           absl::StrCat(R"({"tenantId": ")", kTenant, R"(", "pageSize": 10})")},
+          file_env));
+  ASSERT_EQ(listed.subscriptions_size(), 1);
+  EXPECT_EQ(listed.subscriptions(0).id(), id);
+  EXPECT_THAT(listed.subscriptions(0).custom_headers().at("Authorization"),
+              Not(HasSubstr("receiver-key")))
+      << "masked";
+
+  const auto updated = Parse<v1::Subscription>(
+      Ctl({"UpdateSubscription",
+           absl::StrCat(R"({"tenant_id": ")", kTenant,
+                        R"(", "subscription": {"id": ")", id,
+                        R"(", "name": "renamed"}, "update_mask": "name"})")}));
+  EXPECT_EQ(updated.name(), "renamed");
+
+  const std::string get =
+      absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "id": ")", id, R"("})");
+  EXPECT_EQ(Parse<v1::Subscription>(Ctl({"GetSubscription", get})).name(),
+            "renamed");
+  const CtlRun deleted = Ctl({"DeleteSubscription", get});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_EQ(deleted.output, "{}\n");
+  const CtlRun gone = Ctl({"GetSubscription", get});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(gone.output, StartsWith("NOT_FOUND: "));
+}
+
+TEST_F(CtlE2eTest, PublishesAndPrintsTheStoredBody) {
+  CreateSubscription();
+  const auto published = Parse<v1::PublishEventResponse>(
+      Ctl({"PublishEvent",
+           absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "event": {
+           "type": "engagement_dispatched",
+           "occurred_at": "2026-11-26T14:03:11.512Z",
+           "engagement": {"yess_id": "eng_1", "channel": "email",
+                          "action": "new_thread_email",
+                          "email": {"subject": "Hello"}}}})")}));
+  EXPECT_THAT(published.event_id(), StartsWith("evt_"));
+  EXPECT_EQ(published.deliveries_created(), 1);
+
+  const auto batch = Parse<v1::PublishEventsResponse>(
+      Ctl({"PublishEvents",
+           absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "items": [
+           {"event": {"type": "engagement_dispatched",
+                      "occurred_at": "2026-11-26T14:03:12Z",
+                      "engagement": {"yess_id": "eng_2", "channel": "email",
+                                     "action": "new_thread_email"}}},
+           {"event": {"type": "engagement_dispatched"}}]})")}));
+  ASSERT_EQ(batch.results_size(), 2);
+  EXPECT_EQ(batch.results(0).code(), 0) << batch.results(0).message();
+  EXPECT_EQ(batch.results(1).code(), 3);
+
+  const std::string get_event =
+      absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "event_id": ")",
+                   published.event_id(), R"("})");
+  const std::string stored = db_->QueryValue(absl::StrCat(
+      "SELECT body FROM events WHERE id = '", published.event_id(), "'"));
+  ASSERT_THAT(stored, HasSubstr(R"("subject":"Hello")"));
+  const auto event = Parse<v1::StoredEvent>(Ctl({"GetEvent", get_event}));
+  EXPECT_EQ(event.body(), stored);
+  EXPECT_EQ(event.type(), "engagement_dispatched");
+
+  const CtlRun body = Ctl({"GetEvent", "--body_only", get_event});
+  EXPECT_EQ(body.exit_code, 0) << body.output;
+  EXPECT_EQ(body.output, stored) << "the exact bytes, nothing added";
+}
+
+TEST_F(CtlE2eTest, MissingTokenIsUnauthenticatedAndExitsOne) {
+  std::map<std::string, std::string> no_token = env_;
+  no_token["WEBHOOKS_API_TOKEN"] = "";
+  const CtlRun run = Ctl({"ListSubscriptions",
+                          absl::StrCat(R"({"tenant_id": ")", kTenant, R"("})")},
+                         no_token);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, StartsWith("UNAUTHENTICATED: "));
+}
+
+TEST_F(CtlE2eTest, BadJsonOrUnknownMethodExitsTwo) {
+  const CtlRun bad_json = Ctl({"ListSubscriptions", R"({"tenant_id": )"});
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_THAT(bad_json.output, HasSubstr("bad request JSON"));
+
+  const CtlRun unknown_field = Ctl({"ListSubscriptions", R"({"tenant": "x"})"});
+  EXPECT_EQ(unknown_field.exit_code, 2);
+  EXPECT_THAT(unknown_field.output, HasSubstr("tenant"));
+
+  const CtlRun unknown_method = Ctl({"listSubscriptions", "{}"});
+  EXPECT_EQ(unknown_method.exit_code, 2);
+  EXPECT_THAT(unknown_method.output, HasSubstr("ListSubscriptions"));
+  EXPECT_THAT(unknown_method.output, HasSubstr("GetEvent"));
+}
+
+}  // namespace
+}  // namespace webhooks
