@@ -78,4 +78,15 @@ absl::StatusOr<int> AppliedSchemaVersion(const std::string& database_url) {
   }
 }
 
+absl::Status CheckSchemaIsCurrent(const std::string& database_url) {
+  absl::StatusOr<int> version = AppliedSchemaVersion(database_url);
+  if (!version.ok()) return version.status();
+  if (*version < LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema is at version ", *version, ", this build needs ",
+        LatestSchemaVersion(), ": run `webhooks-api migrate` first"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace webhooks::store

@@ -31,6 +31,11 @@ absl::StatusOr<int> Migrate(const std::string& database_url);
 // The highest applied version (0 for an empty database).
 absl::StatusOr<int> AppliedSchemaVersion(const std::string& database_url);
 
+// OK when the database is at LatestSchemaVersion() or newer;
+// FAILED_PRECONDITION saying to run `webhooks-api migrate` when older;
+// UNAVAILABLE when it cannot be reached. For servers to check at start-up.
+absl::Status CheckSchemaIsCurrent(const std::string& database_url);
+
 }  // namespace webhooks::store
 
 #endif  // WEBHOOKS_LIB_STORE_MIGRATIONS_H_

@@ -84,13 +84,8 @@ int Run() {
   const std::string database_url =
       common::FlagOrEnv(absl::GetFlag(FLAGS_database_url),
                         "WEBHOOKS_DATABASE_URL", "postgresql:///webhooks");
-  absl::StatusOr<int> version = store::AppliedSchemaVersion(database_url);
-  if (!version.ok()) return Fail("database", version.status());
-  if (*version < store::LatestSchemaVersion()) {
-    common::LogError("database schema is at version ", *version,
-                     ", this build needs ", store::LatestSchemaVersion(),
-                     ": run `webhooks-api migrate` first");
-    return 1;
+  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
+    return Fail("database", s);
   }
 
   absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(

@@ -61,6 +61,15 @@ TEST(MigrateTest, ConcurrentRunnersApplyEachMigrationExactlyOnce) {
               IsOkAndHolds(LatestSchemaVersion()));
 }
 
+TEST(MigrateTest, ServersRefuseAnOlderSchema) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create(/*migrate=*/false));
+  EXPECT_THAT(CheckSchemaIsCurrent(db->url()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("webhooks-api migrate")));
+  ASSERT_THAT(Migrate(db->url()), IsOk());
+  EXPECT_THAT(CheckSchemaIsCurrent(db->url()), IsOk());
+}
+
 TEST(MigrateTest, UnreachableDatabaseIsUnavailable) {
   EXPECT_THAT(
       Migrate("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
