@@ -9,9 +9,11 @@
 
 namespace webhooks::domain {
 
-inline constexpr absl::string_view kEngagementDispatched = "engagement_dispatched";
+inline constexpr absl::string_view kEngagementDispatched =
+    "engagement_dispatched";
 inline constexpr absl::string_view kInboundEngagement = "inbound_engagement";
-inline constexpr absl::string_view kEngagementStatusChanged = "engagement_status_changed";
+inline constexpr absl::string_view kEngagementStatusChanged =
+    "engagement_status_changed";
 
 // The three event types, in the contract's order.
 const std::vector<std::string>& AllEventTypes();
@@ -19,10 +21,12 @@ bool IsEventType(absl::string_view name);
 
 // "outbound" or "inbound" when `action` is one of `channel`'s actions in the
 // contract's table; empty otherwise (unknown channel, or action not of it).
-absl::string_view DirectionOfAction(absl::string_view channel, absl::string_view action);
+absl::string_view DirectionOfAction(absl::string_view channel,
+                                    absl::string_view action);
 
 bool IsChannel(absl::string_view name);  // email | linkedin | manual
-// pending | scheduled | sent | delivered | failed | bounced | replied | cancelled
+// pending | scheduled | sent | delivered | failed | bounced | replied |
+// cancelled
 bool IsEngagementStatus(absl::string_view name);
 
 }  // namespace webhooks::domain

@@ -160,6 +160,10 @@ absl::string_view ReservedHeaderReason(absl::string_view lower_name) {
     return "it controls message framing";
   }
   if (lower_name == "content-type") return "the body is always JSON";
+  if (lower_name == "content-encoding") {
+    return "the body is always sent unencoded, and it would change how it is "
+           "read";
+  }
   if (lower_name == "connection" || lower_name == "keep-alive" ||
       lower_name == "te" || lower_name == "trailer" ||
       lower_name == "upgrade" || absl::StartsWith(lower_name, "proxy-")) {

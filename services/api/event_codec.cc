@@ -153,7 +153,16 @@ absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
           ? domain::DefaultIdempotencyKey(event.type(), engagement.yess_id(),
                                           engagement.status())
           : std::string(idempotency_key);
-  WEBHOOKS_RETURN_IF_ERROR(domain::ValidateIdempotencyKey(key));
+  if (absl::Status status = domain::ValidateIdempotencyKey(key); !status.ok()) {
+    // The default key is made of yess_id: say which field to fix.
+    return idempotency_key.empty()
+               ? absl::InvalidArgumentError(absl::StrCat(
+                     "event.engagement.yess_id: too long to make the default "
+                     "idempotency key (at most ",
+                     domain::kMaxIdempotencyKeyBytes,
+                     " bytes in all); shorten it or set idempotency_key"))
+               : status;
+  }
 
   WEBHOOKS_ASSIGN_OR_RETURN(std::string body, RenderBody(event, event_id));
   WEBHOOKS_RETURN_IF_ERROR(domain::ValidateBodySize(body.size()));

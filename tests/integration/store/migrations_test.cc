@@ -62,7 +62,8 @@ TEST(MigrateTest, ConcurrentRunnersApplyEachMigrationExactlyOnce) {
 }
 
 TEST(MigrateTest, ServersRefuseAnOlderSchema) {
-  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create(/*migrate=*/false));
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db,
+                                TestDatabase::Create(/*migrate=*/false));
   EXPECT_THAT(CheckSchemaIsCurrent(db->url()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        ::testing::HasSubstr("webhooks-api migrate")));

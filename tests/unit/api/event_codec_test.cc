@@ -794,6 +794,18 @@ TEST(EventCodecTest, InvalidExplicitIdempotencyKeyIsRefused) {
   EXPECT_THAT(PrepareEvent(event, std::string(256, 'k'), "evt_1"), IsOk());
 }
 
+TEST(EventCodecTest, YessIdTooLongForTheDefaultKeyNamesYessId) {
+  v1::Event event = ParseEvent(kDispatchedEmail);
+  // "engagement_dispatched:" is 22 bytes: 234 more make 256, the limit.
+  event.mutable_engagement()->set_yess_id(std::string(234, 'e'));
+  EXPECT_THAT(PrepareEvent(event, "", "evt_1"), IsOk());
+  event.mutable_engagement()->set_yess_id(std::string(235, 'e'));
+  EXPECT_THAT(PrepareEvent(event, "", "evt_1"),
+              InvalidAt("event.engagement.yess_id"));
+  // An explicit key makes the long yess_id acceptable.
+  EXPECT_THAT(PrepareEvent(event, "k-1", "evt_1"), IsOk());
+}
+
 // ---------------------------------------------------------------------------
 // Body size
 

@@ -13,7 +13,8 @@ namespace {
 
 TEST(NewIdTest, HasPrefixAndTwentySixCrockfordDigits) {
   absl::BitGen rng;
-  const std::string id = NewId(kEventIdPrefix, absl::FromUnixMillis(1764165791512), rng);
+  const std::string id =
+      NewId(kEventIdPrefix, absl::FromUnixMillis(1764165791512), rng);
   EXPECT_THAT(id, ::testing::MatchesRegex("evt_[0-7][0-9A-HJKMNP-TV-Z]{25}"));
   EXPECT_TRUE(IsWellFormedId(kEventIdPrefix, id));
   EXPECT_FALSE(IsWellFormedId(kSubscriptionIdPrefix, id));
@@ -54,10 +55,13 @@ TEST(NewIdTest, DoesNotRepeatWithinOneMillisecond) {
 }
 
 TEST(IsWellFormedIdTest, RejectsWrongLengthAndAlphabet) {
-  EXPECT_FALSE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3"));    // 25
-  EXPECT_FALSE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3BC"));  // 27
-  EXPECT_FALSE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3I"));   // I not Crockford
-  EXPECT_FALSE(IsWellFormedId("evt_", "evt_81JD7X3G2Q5T6X8V9W0Y1Z2A3B"));   // overflows 128 bits
+  EXPECT_FALSE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3"));  // 25
+  EXPECT_FALSE(
+      IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3BC"));  // 27
+  EXPECT_FALSE(IsWellFormedId(
+      "evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3I"));  // I not Crockford
+  EXPECT_FALSE(IsWellFormedId(
+      "evt_", "evt_81JD7X3G2Q5T6X8V9W0Y1Z2A3B"));  // overflows 128 bits
   EXPECT_TRUE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3B"));
 }
 

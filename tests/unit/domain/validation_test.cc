@@ -392,6 +392,8 @@ TEST(ValidateCustomHeadersTest, RejectsReservedNamesInAnyCase) {
            "CONTENT-TYPE",
            "Transfer-Encoding",
            "transfer-encoding",
+           "Content-Encoding",
+           "content-encoding",
            "Connection",
            "connection",
            "Keep-Alive",
