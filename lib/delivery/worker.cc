@@ -79,7 +79,9 @@ absl::StatusOr<HttpRequest> BuildRequest(const store::LeasedDelivery& d,
   request.headers.push_back(absl::StrCat("webhook-event: ", d.event_type));
   request.headers.push_back(absl::StrCat("webhook-attempt: ", d.attempt));
   for (const auto& [name, value] : *custom) {
-    request.headers.push_back(absl::StrCat(name, ": ", value));
+    // curl drops a "Name: " line with no value; "Name;" sends it empty.
+    request.headers.push_back(value.empty() ? absl::StrCat(name, ";")
+                                            : absl::StrCat(name, ": ", value));
   }
   return request;
 }
@@ -137,6 +139,16 @@ int Worker::FreeSlotsLocked() const {
   return options_.max_in_flight - in_flight_;
 }
 
+int Worker::MinLeaseLocked() const {
+  return std::max(
+      1, std::min(options_.lease_batch_size, options_.max_in_flight) / 2);
+}
+
+size_t Worker::MaxPendingOutcomes() const {
+  return static_cast<size_t>(
+      4 * std::max(options_.write_batch_size, options_.max_in_flight));
+}
+
 void Worker::RecordDatabase(const absl::Status& status) {
   if (!status.ok()) {
     deps_.metrics->db_errors.Increment();
@@ -171,15 +183,30 @@ void Worker::LeaseLoop() {
     store::LeaseRequest request;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this, &next_poll]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || (FreeSlotsLocked() > 0 &&
-                             (due_hint_ || absl::Now() >= next_poll));
+      // Under load, lease only once a worthwhile share of a batch is free:
+      // leasing one row per freed slot would be a query per delivery. The
+      // writer's backlog is bounded too: while outcomes wait to be written
+      // (the database is slow or away), leasing more only makes more.
+      auto can_lease = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        const int free = FreeSlotsLocked();
+        return free > 0 && (in_flight_ == 0 || free >= MinLeaseLocked()) &&
+               outcomes_.size() < MaxPendingOutcomes();
+      };
+      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ ||
+               (can_lease() && (due_hint_ || absl::Now() >= next_poll));
       };
       while (!ready()) {
         heartbeat_ = absl::Now();
-        mu_.AwaitWithDeadline(
-            absl::Condition(&ready),
-            std::min(next_poll, absl::Now() + options_.poll_interval));
+        // Until the next poll when a lease is possible; otherwise a freed
+        // slot or a written batch re-evaluates the condition, and the
+        // deadline only keeps the heartbeat fresh. Never a past deadline:
+        // that would spin.
+        const absl::Time now = absl::Now();
+        mu_.AwaitWithDeadline(absl::Condition(&ready),
+                              can_lease() && next_poll > now
+                                  ? next_poll
+                                  : now + options_.poll_interval);
       }
       heartbeat_ = absl::Now();
       if (stopping_) return;
@@ -318,7 +345,9 @@ void Worker::Finish(const Pending& p, const HttpResult& result) {
 }
 
 void Worker::WriteLoop() {
+  constexpr int kMaxBatchFailures = 3;
   absl::Duration backoff = absl::Milliseconds(100);
+  int batch_failures = 0;
   while (true) {
     std::vector<DeliveryOutcome> batch;
     std::vector<store::LeaseRelease> releases;
@@ -351,6 +380,7 @@ void Worker::WriteLoop() {
               .status();
     }
     RecordDatabase(complete.ok() ? release : complete);
+    if (complete.ok()) batch_failures = 0;
     if (complete.ok() && release.ok()) {
       backoff = absl::Milliseconds(100);
       continue;
@@ -361,9 +391,21 @@ void Worker::WriteLoop() {
     // made again: duplicated, never lost.
     absl::MutexLock lock(&mu_);
     if (!complete.ok()) {
-      outcomes_.insert(outcomes_.begin(),
-                       std::make_move_iterator(batch.begin()),
-                       std::make_move_iterator(batch.end()));
+      // A batch that keeps failing for a reason other than the connection
+      // would block every later write: after a few tries it is given up, and
+      // its deliveries are made again when their leases expire.
+      if (complete.code() != absl::StatusCode::kUnavailable &&
+          ++batch_failures >= kMaxBatchFailures) {
+        common::LogError("giving up writing ", batch.size(),
+                         " outcomes after ", batch_failures,
+                         " failures; their leases will expire: ",
+                         complete.ToString());
+        batch_failures = 0;
+      } else {
+        outcomes_.insert(outcomes_.begin(),
+                         std::make_move_iterator(batch.begin()),
+                         std::make_move_iterator(batch.end()));
+      }
     }
     if (!release.ok())
       releases_.insert(releases_.end(), releases.begin(), releases.end());

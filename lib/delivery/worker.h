@@ -90,6 +90,10 @@ class Worker {
   void Finish(const Pending& pending, const HttpResult& result);
   void RecordDatabase(const absl::Status& status);
   int FreeSlotsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Free slots worth a lease while requests are in flight.
+  int MinLeaseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Outcomes waiting to be written above which leasing pauses.
+  size_t MaxPendingOutcomes() const;
 
   const WorkerOptions options_;
   const WorkerDeps deps_;

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "lib/store/connection_options.h"
 #include "lib/store/event_store.h"
 #include "lib/store/pg_errors.h"
 
@@ -15,7 +16,7 @@ struct DeliveryNotifier::State {
     int received = 0;
   };
   explicit State(const std::string& url)
-      : connection(url),
+      : connection(WithClientTimeouts(url)),
         receiver(connection, std::string(kDeliveriesChannel)) {}
   pqxx::connection connection;
   Receiver receiver;

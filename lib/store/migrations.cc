@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/common/log.h"
+#include "lib/store/connection_options.h"
 #include "lib/store/pg_errors.h"
 
 namespace webhooks::store {
@@ -26,7 +27,7 @@ int LatestSchemaVersion() {
 
 absl::StatusOr<int> Migrate(const std::string& database_url) {
   try {
-    pqxx::connection connection(database_url);
+    pqxx::connection connection(WithClientTimeouts(database_url));
     {
       pqxx::nontransaction tx(connection);
       // Session lock: held across the per-migration transactions below,
@@ -65,7 +66,7 @@ absl::StatusOr<int> Migrate(const std::string& database_url) {
 
 absl::StatusOr<int> AppliedSchemaVersion(const std::string& database_url) {
   try {
-    pqxx::connection connection(database_url);
+    pqxx::connection connection(WithClientTimeouts(database_url));
     pqxx::nontransaction tx(connection);
     pqxx::result exists =
         tx.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");

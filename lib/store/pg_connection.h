@@ -9,12 +9,14 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "lib/store/connection_options.h"
 
 namespace webhooks::store {
 
 class PgConnection {
  public:
-  explicit PgConnection(const std::string& url) : connection_(url) {}
+  explicit PgConnection(const std::string& url)
+      : connection_(WithClientTimeouts(url)) {}
   pqxx::connection& get() { return connection_; }
 
   // Prepares `sql` under `name` once per connection.

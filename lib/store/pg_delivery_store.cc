@@ -44,7 +44,9 @@ JOIN subscriptions s ON s.id = l.subscription_id
 ORDER BY l.event_id, l.id
 )sql";
 
-// One statement per batch: outcomes (fenced by lease token), their attempts,
+// One statement per batch: outcomes (fenced by lease token and an open lease,
+// so writing the same batch twice -- a retry after a lost answer -- counts
+// each attempt once), their attempts,
 // and any subscription disabled by a 410 with its other pending deliveries
 // held. Rows of this batch are excluded from `hold` so no row is updated twice
 // in one statement; a retry in the batch of a subscription that this batch
@@ -60,7 +62,7 @@ WITH input AS (
 gone AS (
   SELECT DISTINCT d.subscription_id AS id
   FROM input i JOIN deliveries d ON d.id = i.id AND d.lease_token = i.token
-  WHERE i.disable AND d.state IN ('pending', 'held')),
+  WHERE i.disable AND d.state IN ('pending', 'held') AND d.leased_until IS NOT NULL),
 done AS (
   UPDATE deliveries d
   SET state = CASE WHEN i.state = 'pending'
@@ -75,7 +77,7 @@ done AS (
       completed_at = CASE WHEN i.state = 'pending' THEN NULL ELSE now() END
   FROM input i, subscriptions s
   WHERE d.id = i.id AND d.lease_token = i.token AND d.state IN ('pending', 'held')
-    AND s.id = d.subscription_id
+    AND d.leased_until IS NOT NULL AND s.id = d.subscription_id
   RETURNING d.id, d.subscription_id),
 attempts AS (
   INSERT INTO delivery_attempts

@@ -41,7 +41,8 @@ class PgSubscriptionStore final : public SubscriptionStore {
   absl::StatusOr<SubscriptionRecord> Create(const SubscriptionRecord& record,
                                             absl::Time deadline) override {
     return WithConnection<SubscriptionRecord>(
-        pool_, deadline, "create subscription", [&](PgConnection& c) {
+        pool_, deadline, "create subscription",
+        [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
           c.EnsurePrepared(
               "subscription_insert",
               absl::StrCat(
@@ -49,15 +50,32 @@ class PgSubscriptionStore final : public SubscriptionStore {
                   "target_url, event_types, custom_headers_sealed, "
                   "signing_secret_sealed, enabled, disabled_reason) "
                   "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9) "
-                  "RETURNING ",
+                  "ON CONFLICT (id) DO NOTHING RETURNING ",
                   kColumns));
+          c.EnsurePrepared("subscription_by_id",
+                           absl::StrCat("SELECT ", kColumns,
+                                        " FROM subscriptions WHERE id = $1"));
           pqxx::nontransaction tx(c.get());
           pqxx::result r = tx.exec_prepared(
               "subscription_insert", record.id, record.tenant_id, record.name,
               record.target_url, ToTextArrayLiteral(record.event_types),
               record.custom_headers_sealed, record.signing_secret_sealed,
               record.enabled, record.disabled_reason);
-          return ReadRecord(r[0]);
+          if (!r.empty()) return ReadRecord(r[0]);
+          // The id is taken. When it holds this very record, this is a retry
+          // whose first answer was lost: the create succeeded. (The sealed
+          // secret has a random nonce, so no other create can match it.)
+          pqxx::result existing =
+              tx.exec_prepared("subscription_by_id", record.id);
+          if (!existing.empty()) {
+            SubscriptionRecord stored = ReadRecord(existing[0]);
+            if (stored.tenant_id == record.tenant_id &&
+                stored.signing_secret_sealed == record.signing_secret_sealed) {
+              return stored;
+            }
+          }
+          return absl::AlreadyExistsError(
+              absl::StrCat("subscription ", record.id, " already exists"));
         });
   }
 

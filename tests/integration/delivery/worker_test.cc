@@ -260,7 +260,12 @@ class WorkerTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
         NewCurlHttpTransport(std::move(transport_options));
     ASSERT_THAT(transport, IsOk());
-    transport_ = *std::move(transport);
+    StartWorker(std::move(options), *std::move(transport));
+  }
+
+  void StartWorker(WorkerOptions options,
+                   std::unique_ptr<HttpTransport> transport) {
+    transport_ = std::move(transport);
     notifier_ = std::make_unique<store::DeliveryNotifier>(db().url());
     registry_ = std::make_unique<prometheus::Registry>();
     metrics_ = std::make_unique<metrics::WorkerMetrics>(*registry_);
@@ -918,6 +923,78 @@ TEST_F(WorkerTest, WritesAreFencedByTheLeaseToken) {
   EXPECT_EQ(done.attempts, 1);
   EXPECT_EQ(done.last_status, "200");
   EXPECT_FALSE(done.leased);
+  EXPECT_THAT(Attempts(event_id), SizeIs(1));
+}
+
+// Records what the worker asks to send and answers 200 at once. (The test
+// receiver cannot show this: cpp-httplib drops empty-valued headers.)
+class CapturingTransport final : public HttpTransport {
+ public:
+  void Submit(HttpRequest request, Callback done) override {
+    HttpResult result;
+    result.id = request.id;
+    result.error_class = domain::ErrorClass::kSuccess;
+    result.http_status = 200;
+    result.started_at = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      requests_.push_back(std::move(request));
+    }
+    done(std::move(result));
+  }
+  int InFlight() const override { return 0; }
+  void Shutdown(absl::Time) override {}
+  std::vector<HttpRequest> requests() const {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<HttpRequest> requests_;
+};
+
+// curl leaves out a "Name: " line with no value; "Name;" makes it send the
+// header with an empty value, as the subscriber configured it.
+TEST_F(WorkerTest, SendsCustomHeadersWithEmptyValues) {
+  CreateSubscription(receiver_->url("/hooks/a"),
+                     {{"X-Empty", ""}, {"X-Full", "v"}});
+  auto transport = std::make_unique<CapturingTransport>();
+  CapturingTransport* captured = transport.get();
+  StartWorker(FastOptions(), std::move(transport));
+  const std::string event_id = Publish();
+  ASSERT_TRUE(AwaitState(event_id, "delivered"));
+  ASSERT_THAT(captured->requests(), SizeIs(1));
+  EXPECT_THAT(captured->requests()[0].headers,
+              ::testing::IsSupersetOf({"X-Empty;", "X-Full: v"}));
+}
+
+// A batch written twice (a retry after its answer was lost) counts each
+// attempt once: a retry outcome leaves the row pending with the same lease
+// token, so the token alone cannot tell the repeat apart.
+TEST_F(WorkerTest, WritingTheSameOutcomesTwiceCountsEachAttemptOnce) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  const std::string event_id = Publish();
+  const absl::Time deadline = absl::Now() + kWait;
+  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+      deliveries().Lease({.owner = "w",
+                          .limit = 10,
+                          .lease_duration = absl::Seconds(60),
+                          .exclude_subscriptions = {}},
+                         deadline);
+  ASSERT_THAT(leased, IsOk());
+  ASSERT_THAT(*leased, SizeIs(1));
+  store::DeliveryOutcome retry =
+      Delivered((*leased)[0], (*leased)[0].lease_token);
+  retry.state = store::DeliveryOutcome::State::kRetry;
+  retry.next_attempt_at = absl::Now() + absl::Hours(1);
+  retry.http_status = 500;
+  retry.error_class = "http_5xx";
+  EXPECT_THAT(deliveries().Complete({retry}, deadline), IsOkAndHolds(1));
+  EXPECT_THAT(deliveries().Complete({retry}, deadline), IsOkAndHolds(0));
+  const DeliveryRow row = GetDelivery(event_id);
+  EXPECT_EQ(row.state, "pending");
+  EXPECT_EQ(row.attempts, 1);
   EXPECT_THAT(Attempts(event_id), SizeIs(1));
 }
 
