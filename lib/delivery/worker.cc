@@ -396,10 +396,10 @@ void Worker::WriteLoop() {
       // its deliveries are made again when their leases expire.
       if (complete.code() != absl::StatusCode::kUnavailable &&
           ++batch_failures >= kMaxBatchFailures) {
-        common::LogError("giving up writing ", batch.size(),
-                         " outcomes after ", batch_failures,
-                         " failures; their leases will expire: ",
-                         complete.ToString());
+        common::LogError(
+            "giving up writing ", batch.size(), " outcomes after ",
+            batch_failures,
+            " failures; their leases will expire: ", complete.ToString());
         batch_failures = 0;
       } else {
         outcomes_.insert(outcomes_.begin(),
