@@ -51,6 +51,8 @@ ABSL_FLAG(
     "Longest wait for a free database connection before RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(10),
           "Server-side statement_timeout of every query");
+ABSL_FLAG(bool, grpc_reflection, true,
+          "Serve gRPC server reflection (the schema only; needs no token)");
 ABSL_FLAG(int, grpc_max_threads, 64, "Most gRPC handler threads at once");
 ABSL_FLAG(int, grpc_max_message_bytes, 16 * 1024 * 1024,
           "Largest request accepted");
@@ -150,6 +152,7 @@ int RunServe() {
 
   api::ServerOptions options;
   options.metrics = &api_metrics;
+  options.enable_reflection = absl::GetFlag(FLAGS_grpc_reflection);
   options.listen_address = common::FlagOrEnv(
       absl::GetFlag(FLAGS_grpc_addr), "WEBHOOKS_GRPC_ADDR", "127.0.0.1:50051");
   options.max_threads = absl::GetFlag(FLAGS_grpc_max_threads);

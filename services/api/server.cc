@@ -13,7 +13,11 @@ namespace webhooks::api {
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
     const ServerOptions& options, ServiceDeps deps) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The plugin is process-wide: once initialised, every server built later
+  // gets reflection, so it is only initialised when asked for.
+  if (options.enable_reflection) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
 
   std::unique_ptr<ApiServer> api(new ApiServer(deps));
   grpc::ServerBuilder builder;

@@ -21,6 +21,10 @@ struct ServerOptions {
   // Bounds the handler threads, and so the blocking database work, at once.
   int max_threads = 64;
   int max_receive_message_bytes = 16 * 1024 * 1024;
+  // gRPC server reflection. It answers without a token: it exposes only the
+  // API's schema (the .proto files in this repository), no data. Turn it off
+  // where even that is unwanted.
+  bool enable_reflection = true;
   // Records every call when set; must outlive the server.
   metrics::ApiMetrics* metrics = nullptr;
 };
