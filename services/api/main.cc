@@ -3,7 +3,6 @@
 // Configuration: flags, each falling back to an environment variable (see
 // --help and the README). Secrets (the sealing key) come only from the
 // environment or a file, never from flags, which `ps` would show.
-#include <signal.h>
 
 #include <cstdio>
 #include <iostream>
@@ -12,8 +11,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +18,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/env.h"
 #include "lib/common/log.h"
+#include "lib/common/main_support.h"
 #include "lib/metrics/api_metrics.h"
 #include "lib/metrics/http_endpoint.h"
 #include "lib/security/api_tokens.h"
@@ -130,13 +128,8 @@ int RunServe() {
   auto subscriptions = store::NewPgSubscriptionStore(pool->get());
   auto events = store::NewPgEventStore(pool->get());
 
-  // Handle SIGTERM/SIGINT on this thread: block them before gRPC starts
-  // threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts, so that all of them leave the signals to us.
+  common::TerminationSignals signals;
 
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::ApiMetrics api_metrics(*registry, api::ApiMethodNames());
@@ -170,8 +163,7 @@ int RunServe() {
                   "), metrics on ", metrics_addr, " (port ",
                   (*endpoint)->port(), "), ", tokens->size(), " API tokens");
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = signals.Wait();
   common::LogInfo("received signal ", signal_number, ", shutting down");
   (*server)->Shutdown(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace));
   (*server)->Wait();
@@ -181,17 +173,8 @@ int RunServe() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig usage;
-  // --help lists the flags defined here, not the libraries' own.
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "services/api/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  usage.version_string = [] {
-    return std::string("webhooks-api ") + WEBHOOKS_VERSION + "\n";
-  };
-  absl::SetFlagsUsageConfig(usage);
+  common::SetUpFlagsUsage(kUsage, "services/api/main.cc",
+                          absl::StrCat("webhooks-api ", WEBHOOKS_VERSION));
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "serve";
   if (args.size() > 2) {

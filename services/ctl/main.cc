@@ -19,8 +19,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -30,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/common/env.h"
+#include "lib/common/main_support.h"
 #include "webhooks/v1/event_service.grpc.pb.h"
 #include "webhooks/v1/subscription_service.grpc.pb.h"
 
@@ -258,17 +257,8 @@ int UsageError(absl::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(Usage());
-  absl::FlagsUsageConfig usage;
-  // --help lists the flags defined here, not the libraries' own.
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "services/ctl/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  usage.version_string = [] {
-    return std::string("webhooksctl ") + WEBHOOKS_VERSION + "\n";
-  };
-  absl::SetFlagsUsageConfig(usage);
+  common::SetUpFlagsUsage(Usage(), "services/ctl/main.cc",
+                          absl::StrCat("webhooksctl ", WEBHOOKS_VERSION));
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
 
   if (args.size() < 2) {

@@ -10,13 +10,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/common/main_support.h"
 #include "lib/domain/custom_headers.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
@@ -37,14 +36,9 @@ bool IsCredential(absl::string_view name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "webhooks-dev-receiver --cert=PEM --key=PEM [--port=8443]");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "services/dev_receiver/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  webhooks::common::SetUpFlagsUsage(
+      "webhooks-dev-receiver --cert=PEM --key=PEM [--port=8443]",
+      "services/dev_receiver/main.cc", "webhooks-dev-receiver");
   absl::ParseCommandLine(argc, argv);
   const std::string cert = absl::GetFlag(FLAGS_cert);
   const std::string key = absl::GetFlag(FLAGS_key);

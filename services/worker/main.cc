@@ -3,7 +3,6 @@
 // Configuration: flags, some falling back to WEBHOOKS_* environment variables
 // (see --help and the README). The sealing key comes only from the
 // environment or a file.
-#include <signal.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -12,8 +11,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +18,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/env.h"
 #include "lib/common/log.h"
+#include "lib/common/main_support.h"
 #include "lib/delivery/address_policy.h"
 #include "lib/delivery/curl_http_transport.h"
 #include "lib/delivery/worker.h"
@@ -154,12 +152,8 @@ int Run() {
   options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
   options.retry = retry;
 
-  // Handle SIGTERM/SIGINT on this thread: block them before threads start.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts, so that all of them leave the signals to us.
+  common::TerminationSignals signals;
 
   delivery::Worker worker(options,
                           {.store = deliveries.get(),
@@ -181,8 +175,7 @@ int Run() {
   common::LogInfo("webhooks-worker ", WEBHOOKS_VERSION, " ", name,
                   " delivering; metrics on ", metrics_addr, " (port ",
                   (*endpoint)->port(), ")");
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = signals.Wait();
   common::LogInfo("received signal ", signal_number, ", draining (grace ",
                   absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)),
                   ")");
@@ -194,17 +187,9 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "webhooks-worker [flags]: deliver pending webhooks");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "services/worker/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  usage.version_string = [] {
-    return std::string("webhooks-worker ") + WEBHOOKS_VERSION + "\n";
-  };
-  absl::SetFlagsUsageConfig(usage);
+  common::SetUpFlagsUsage("webhooks-worker [flags]: deliver pending webhooks",
+                          "services/worker/main.cc",
+                          absl::StrCat("webhooks-worker ", WEBHOOKS_VERSION));
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     std::cerr << "unexpected argument: " << args[1] << "\n";
