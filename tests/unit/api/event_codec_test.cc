@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/contract_table.h"
 #include "tests/testing/status_matchers.h"
 
 namespace webhooks::api {
@@ -501,29 +502,8 @@ TEST(EventCodecTest, EmptyStringsAreOmitted) {
   EXPECT_THAT(body, HasSubstr(R"("cc":[""])"));
 }
 
-struct DirectionCase {
-  std::string channel;
-  std::string action;
-  std::string direction;
-};
-
 TEST(EventCodecTest, DirectionIsDerivedFromTheActionWhenEmpty) {
-  const std::vector<DirectionCase> cases = {
-      {"email", "new_thread_email", "outbound"},
-      {"email", "follow_up_email", "outbound"},
-      {"email", "follow_on_reply_email", "outbound"},
-      {"email", "reply_email", "inbound"},
-      {"linkedin", "linkedin_connect", "outbound"},
-      {"linkedin", "linkedin_message", "outbound"},
-      {"linkedin", "linkedin_inmail", "outbound"},
-      {"linkedin", "linkedin_follow_on_reply", "outbound"},
-      {"linkedin", "linkedin_group_chat", "outbound"},
-      {"linkedin", "linkedin_group_chat_follow_up_on_reply", "outbound"},
-      {"linkedin", "reply_linkedin", "inbound"},
-      {"linkedin", "connection_accepted_linkedin", "inbound"},
-      {"manual", "manual_task", "outbound"},
-  };
-  for (const DirectionCase& c : cases) {
+  for (const testing::ContractAction& c : testing::ContractTable()) {
     SCOPED_TRACE(c.action);
     v1::Event event;
     event.set_type(c.direction == "outbound" ? "engagement_dispatched"

@@ -5,38 +5,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/contract_table.h"
 
 namespace webhooks::domain {
 namespace {
 
 using ::testing::ElementsAre;
 
-// The contract's channel/action table, written out here independently of the
-// code under test so that a wrong entry there cannot also be the expectation.
-struct ContractAction {
-  std::string channel;
-  std::string action;
-  std::string direction;
-};
-
-const std::vector<ContractAction>& ContractTable() {
-  static const auto* const kTable = new std::vector<ContractAction>{
-      {"email", "new_thread_email", "outbound"},
-      {"email", "follow_up_email", "outbound"},
-      {"email", "follow_on_reply_email", "outbound"},
-      {"email", "reply_email", "inbound"},
-      {"linkedin", "linkedin_connect", "outbound"},
-      {"linkedin", "linkedin_message", "outbound"},
-      {"linkedin", "linkedin_inmail", "outbound"},
-      {"linkedin", "linkedin_follow_on_reply", "outbound"},
-      {"linkedin", "linkedin_group_chat", "outbound"},
-      {"linkedin", "linkedin_group_chat_follow_up_on_reply", "outbound"},
-      {"linkedin", "reply_linkedin", "inbound"},
-      {"linkedin", "connection_accepted_linkedin", "inbound"},
-      {"manual", "manual_task", "outbound"},
-  };
-  return *kTable;
-}
+using ::webhooks::testing::ContractAction;
+using ::webhooks::testing::ContractTable;
 
 std::string ExpectedDirection(const std::string& channel,
                               const std::string& action) {

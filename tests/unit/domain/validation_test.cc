@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/contract_table.h"
 #include "tests/testing/status_matchers.h"
 
 namespace webhooks::domain {
@@ -538,32 +539,8 @@ TEST(ValidateIdempotencyKeyTest, RejectsControlCharacters) {
 // ---------------------------------------------------------------------------
 // event.engagement
 
-// The contract's channel/action table, written out independently of the code
-// under test (event_types_test.cc keeps its own copy for the same reason).
-struct ContractAction {
-  std::string channel;
-  std::string action;
-  std::string direction;
-};
-
-const std::vector<ContractAction>& ContractTable() {
-  static const auto* const kTable = new std::vector<ContractAction>{
-      {"email", "new_thread_email", "outbound"},
-      {"email", "follow_up_email", "outbound"},
-      {"email", "follow_on_reply_email", "outbound"},
-      {"email", "reply_email", "inbound"},
-      {"linkedin", "linkedin_connect", "outbound"},
-      {"linkedin", "linkedin_message", "outbound"},
-      {"linkedin", "linkedin_inmail", "outbound"},
-      {"linkedin", "linkedin_follow_on_reply", "outbound"},
-      {"linkedin", "linkedin_group_chat", "outbound"},
-      {"linkedin", "linkedin_group_chat_follow_up_on_reply", "outbound"},
-      {"linkedin", "reply_linkedin", "inbound"},
-      {"linkedin", "connection_accepted_linkedin", "inbound"},
-      {"manual", "manual_task", "outbound"},
-  };
-  return *kTable;
-}
+using ::webhooks::testing::ContractAction;
+using ::webhooks::testing::ContractTable;
 
 const char* const kChannels[] = {"email", "linkedin", "manual"};
 const char* const kDetails[] = {"email", "linkedin", "manual_task"};
