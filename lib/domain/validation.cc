@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -355,6 +356,18 @@ absl::Status ValidateCustomHeaders(
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> ResolveMaxInFlight(int requested, int server_default,
+                                       int limit) {
+  if (requested == 0) return server_default;
+  if (requested < 1 || requested > limit) {
+    return Invalid("subscription.max_in_flight",
+                   absl::StrCat("must be between 1 and ", limit,
+                                " (0 for the server default of ",
+                                server_default, "), got ", requested));
+  }
+  return requested;
 }
 
 absl::Status ValidateIdempotencyKey(absl::string_view key) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
@@ -47,6 +48,12 @@ absl::Status ValidateEventTypes(absl::Span<const std::string> event_types);
 // in case.
 absl::Status ValidateCustomHeaders(
     const std::map<std::string, std::string>& headers);
+
+// "subscription.max_in_flight": 0 (the server default) or 1 to `limit`.
+// Returns the effective cap: `server_default` for 0, else `requested`. The
+// caller guarantees 1 <= server_default <= limit.
+absl::StatusOr<int> ResolveMaxInFlight(int requested, int server_default,
+                                       int limit);
 
 // "idempotency_key": at most 256 bytes, no control characters.
 absl::Status ValidateIdempotencyKey(absl::string_view key);

@@ -3,7 +3,9 @@
 #include <httplib.h>
 #include <prometheus/text_serializer.h>
 
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,7 +22,7 @@ class HttplibEndpoint final : public HttpEndpoint {
   int port() const override { return port_; }
 
   absl::Status Start(const std::string& address, prometheus::Registry* registry,
-                     ReadinessCheck readiness) {
+                     ReadinessCheck readiness, ReadinessCheck liveness) {
     const auto colon = address.rfind(':');
     int port = 0;
     if (colon == std::string::npos ||
@@ -38,21 +40,21 @@ class HttplibEndpoint final : public HttpEndpoint {
           prometheus::TextSerializer().Serialize(registry->Collect()),
           "text/plain; version=0.0.4; charset=utf-8");
     });
-    server_.Get("/healthz",
-                [](const httplib::Request&, httplib::Response& response) {
-                  response.set_content("ok\n", "text/plain");
-                });
-    server_.Get("/readyz", [readiness](const httplib::Request&,
-                                       httplib::Response& response) {
-      absl::Status status = readiness();
-      if (status.ok()) {
-        response.set_content("ready\n", "text/plain");
-      } else {
-        response.status = 503;
-        response.set_content(absl::StrCat(status.message(), "\n"),
-                             "text/plain");
-      }
-    });
+    auto check = [](ReadinessCheck probe, std::string ok) {
+      return [probe = std::move(probe), ok = std::move(ok)](
+                 const httplib::Request&, httplib::Response& response) {
+        absl::Status status = probe ? probe() : absl::OkStatus();
+        if (status.ok()) {
+          response.set_content(ok, "text/plain");
+        } else {
+          response.status = 503;
+          response.set_content(absl::StrCat(status.message(), "\n"),
+                               "text/plain");
+        }
+      };
+    };
+    server_.Get("/healthz", check(std::move(liveness), "ok\n"));
+    server_.Get("/readyz", check(std::move(readiness), "ready\n"));
     port_ = port == 0 ? server_.bind_to_any_port(host)
                       : (server_.bind_to_port(host, port) ? port : -1);
     if (port_ <= 0)
@@ -71,10 +73,10 @@ class HttplibEndpoint final : public HttpEndpoint {
 
 absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
     const std::string& address, prometheus::Registry* registry,
-    ReadinessCheck readiness) {
+    ReadinessCheck readiness, ReadinessCheck liveness) {
   auto endpoint = std::make_unique<HttplibEndpoint>();
-  absl::Status status =
-      endpoint->Start(address, registry, std::move(readiness));
+  absl::Status status = endpoint->Start(address, registry, std::move(readiness),
+                                        std::move(liveness));
   if (!status.ok()) return status;
   return endpoint;
 }

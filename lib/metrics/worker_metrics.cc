@@ -79,6 +79,32 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                    .Help("Leased deliveries handed back untried")
                    .Register(registry)
                    .Add({})),
+      outcome_write_failures(
+          BuildCounter()
+              .Name("webhooks_outcome_write_failures_total")
+              .Help("Failed calls writing outcomes or releases (retried)")
+              .Register(registry)
+              .Add({})),
+      outcomes_replaced(
+          BuildCounter()
+              .Name("webhooks_outcomes_replaced_total")
+              .Help("Outcomes written as internal after their write kept "
+                    "failing")
+              .Register(registry)
+              .Add({})),
+      outcomes_fenced(
+          BuildCounter()
+              .Name("webhooks_outcomes_fenced_total")
+              .Help("Outcomes ignored because the lease had been taken over")
+              .Register(registry)
+              .Add({})),
+      outcomes_abandoned(
+          BuildCounter()
+              .Name("webhooks_outcomes_abandoned_total")
+              .Help("Outcomes and releases dropped unwritten at the end of a "
+                    "shutdown grace")
+              .Register(registry)
+              .Add({})),
       attempts_family_(BuildCounter()
                            .Name("webhooks_attempts_total")
                            .Help("Delivery attempts by error class")

@@ -46,6 +46,19 @@ class WorkerMetrics {
   // webhooks_lease_releases_total: leased deliveries handed back untried
   // (per-subscription cap reached, shutdown).
   prometheus::Counter& releases;
+  // webhooks_outcome_write_failures_total: failed write calls (Complete or
+  // Release), each retried.
+  prometheus::Counter& outcome_write_failures;
+  // webhooks_outcomes_replaced_total: outcomes written as class internal
+  // because their own write kept failing.
+  prometheus::Counter& outcomes_replaced;
+  // webhooks_outcomes_fenced_total: outcomes the store ignored because their
+  // lease had been taken over.
+  prometheus::Counter& outcomes_fenced;
+  // webhooks_outcomes_abandoned_total: outcomes and releases dropped unwritten
+  // at the end of a shutdown grace (their leases expire and the deliveries
+  // are made again).
+  prometheus::Counter& outcomes_abandoned;
 
  private:
   prometheus::Family<prometheus::Counter>& attempts_family_;

@@ -1,10 +1,35 @@
 // Leasing due deliveries and writing their outcomes back, for the worker.
 //
-// A lease moves a pending delivery's next_attempt_at to the lease expiry and
-// bumps its lease_token (the fencing token). Nothing else marks it leased: if
-// the worker dies, the delivery is simply due again when the lease expires.
-// Writes are fenced by the token, so a worker whose lease expired cannot
-// overwrite a newer outcome.
+// Every subscription has a delivery lane (table delivery_lanes): its in-flight
+// count and cap, whether it is enabled, and the earliest time it may have
+// leasable work (next_due_at). Leasing walks lanes, not deliveries: it takes
+// the least recently served lanes that are enabled, due and below their cap,
+// and from each at most its free slots (and its share of the batch) through
+// the index on (subscription_id, next_attempt_at). A lane at its cap, or of a
+// disabled subscription, is not read at all, so neither its backlog nor an
+// idle subscription costs a lease anything. The cap holds across every worker
+// because it is a row in the database: a lease never returns a row beyond it.
+//
+// A leased delivery stays 'pending' with leased_until set (the lease expiry)
+// and its lease_token bumped (the fencing token). If the worker dies, the
+// lease expires and the next lease of that lane takes the delivery back,
+// moving its slot rather than taking a new one. Writes are fenced by the
+// token, so a worker whose lease was taken over cannot overwrite the newer
+// outcome.
+//
+// "Held" is not a state: the pending deliveries of a disabled subscription are
+// simply not leased, and are leasable again the moment it is enabled. Nothing
+// can therefore strand them.
+//
+// Anything else that makes a pending delivery due sooner (a retry by hand)
+// must lower its lane's next_due_at in the same transaction, after locking
+// the lane (FOR NO KEY UPDATE): otherwise the lane may say it has nothing due.
+//
+// Lock order, everywhere (API, publish, worker): subscriptions, then
+// delivery_lanes, then deliveries. Lease and the lane settling take lane and
+// delivery rows with SKIP LOCKED and never wait; Complete locks the lanes of
+// its batch (in subscription id order) before any delivery, and disables a
+// subscription (410) before either.
 #ifndef WEBHOOKS_LIB_STORE_DELIVERY_STORE_H_
 #define WEBHOOKS_LIB_STORE_DELIVERY_STORE_H_
 
@@ -42,15 +67,13 @@ struct LeaseRequest {
   // How long the worker owns the leased deliveries: longer than the request
   // timeout plus the time to write the outcome.
   absl::Duration lease_duration = absl::Seconds(60);
-  // Subscriptions whose deliveries are not to be leased now (at their
-  // in-flight cap).
-  std::vector<std::string> exclude_subscriptions;
 };
 
 struct DeliveryOutcome {
   enum class State { kDelivered, kRetry, kFailed };
   int64_t delivery_id = 0;
   int64_t lease_token = 0;
+  std::string subscription_id;  // its lane, whose slot the outcome frees
   State state = State::kRetry;
   absl::Time next_attempt_at;  // for kRetry
   // The attempt, recorded in delivery_attempts.
@@ -60,7 +83,8 @@ struct DeliveryOutcome {
   int http_status = 0;  // 0: no response
   std::string error_class;
   std::string response_excerpt;  // at most 4 KiB
-  // Disable the subscription (and hold its pending deliveries).
+  // Disable the subscription (one row; its pending deliveries are then not
+  // leased until it is enabled again).
   bool disable_subscription = false;
   std::string disable_reason;
 };
@@ -69,36 +93,51 @@ struct DeliveryOutcome {
 struct LeaseRelease {
   int64_t delivery_id = 0;
   int64_t lease_token = 0;
+  std::string subscription_id;
 };
 
 struct QueueStats {
-  int64_t due = 0;                // pending and due now
-  absl::Duration oldest_due_age;  // how long the oldest due one has waited
+  // Pending deliveries due now of enabled subscriptions, leased ones not
+  // included: exact up to kExactDueLimit, an estimate (the planner's) above.
+  int64_t due = 0;
+  bool due_is_estimate = false;
+  // How long the oldest of them has waited.
+  absl::Duration oldest_due_age;
+  // Deliveries leased and not yet written back, all workers together.
+  int64_t in_flight = 0;
 };
+inline constexpr int64_t kExactDueLimit = 100000;
 
 // Thread-safe. Errors: RESOURCE_EXHAUSTED / UNAVAILABLE as for the other
-// stores.
+// stores (UNAVAILABLE means the connection failed: the call may or may not
+// have been applied); other codes (INTERNAL, ABORTED, DEADLINE_EXCEEDED for a
+// statement or lock timeout) mean the statement failed and changed nothing.
 class DeliveryStore {
  public:
   virtual ~DeliveryStore() = default;
 
-  // Leases up to `limit` due deliveries of enabled subscriptions, oldest due
-  // first, skipping rows other workers hold locks on, in one statement that
-  // commits before returning. Cost follows `limit`, not the backlog.
+  // Leases up to `limit` due deliveries, round-robin across the lanes that
+  // are enabled, due and below their cap (least recently served first), oldest
+  // due first within a lane, never more than a lane's free slots, skipping rows
+  // other workers hold locks on. Commits before returning. Cost follows
+  // `limit`, not the backlog or the number of idle lanes.
   virtual absl::StatusOr<std::vector<LeasedDelivery>> Lease(
       const LeaseRequest& request, absl::Time deadline) = 0;
 
-  // Writes a batch of outcomes and their attempts in one statement. Outcomes
-  // whose lease_token no longer matches are ignored. A retry of a
-  // subscription disabled meanwhile becomes held. Returns how many applied.
-  virtual absl::StatusOr<int> Complete(
+  // Writes a batch of outcomes and their attempts in one transaction, freeing
+  // their lanes' slots. Outcomes whose lease_token no longer matches (or whose
+  // lease was already written) are ignored, so writing a batch twice counts
+  // each attempt once. Returns the ids of the deliveries whose outcome was
+  // applied.
+  virtual absl::StatusOr<std::vector<int64_t>> Complete(
       const std::vector<DeliveryOutcome>& outcomes, absl::Time deadline) = 0;
 
-  // Makes leased deliveries due again at once, fenced like Complete. Returns
-  // how many applied.
+  // Makes leased deliveries due again at once and frees their slots, fenced
+  // like Complete. Returns how many applied.
   virtual absl::StatusOr<int> Release(const std::vector<LeaseRelease>& releases,
                                       absl::Time deadline) = 0;
 
+  // Cheap queue statistics (bounded reads; see QueueStats).
   virtual absl::StatusOr<QueueStats> Stats(absl::Time deadline) = 0;
 };
 

@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "lib/store/pg_connection.h"
 #include "lib/store/pg_stores.h"
 #include "lib/store/pg_values.h"
@@ -9,28 +11,90 @@
 namespace webhooks::store {
 namespace {
 
-// The partial index deliveries_due serves `due`; FOR UPDATE ... SKIP LOCKED
-// lets many workers lease at once without waiting on each other. The body is
-// returned once per event (the first row of each), not once per delivery.
+// One statement, committed on return. Plan, in the order PostgreSQL runs it:
+//   free_lanes:  Index Scan on delivery_lanes_due (next_due_at <= now()),
+//                LIMIT $1, FOR NO KEY UPDATE SKIP LOCKED. Only lanes that are
+//                enabled and below their cap are in that partial index, so a
+//                capped or disabled lane is never read, whatever its backlog.
+//   stuck_lanes: Index Scan on delivery_lanes_capped: lanes at their cap whose
+//                leases have all expired (their worker died). Usually empty.
+//   fresh:       per lane, Index Scan on deliveries_lane_due
+//                (subscription_id = lane, next_attempt_at <= now()), LIMIT its
+//                free slots and its share of the batch, FOR UPDATE SKIP LOCKED.
+//   expired:     per lane, Index Scan on deliveries_lane_leased for leases
+//                that expired: taken over, moving the slot they already hold.
+//   chosen:      round-robin: every lane's first row, then every lane's
+//                second, ... up to $1 rows.
+// Rows read: about $1 plus one index probe per lane served. Serving a lane
+// moves its turn (next_due_at) to now(), behind every lane that waited
+// longer. Every lane served is reported too (id NULL), saying whether its due
+// rows ran out (to be settled) or it may have more.
 constexpr char kLeaseSql[] = R"sql(
-WITH due AS (
-  SELECT d.id
-  FROM deliveries d
-  JOIN subscriptions s ON s.id = d.subscription_id AND s.enabled
-  WHERE d.state = 'pending' AND d.next_attempt_at <= now()
-    AND d.subscription_id <> ALL ($4::text[])
-  ORDER BY d.next_attempt_at
+WITH free_lanes AS (
+  SELECT subscription_id, max_in_flight - in_flight AS free
+  FROM delivery_lanes
+  WHERE enabled AND in_flight < max_in_flight AND next_due_at <= now()
+  ORDER BY next_due_at
   LIMIT $1
-  FOR UPDATE OF d SKIP LOCKED),
+  FOR NO KEY UPDATE SKIP LOCKED),
+stuck_lanes AS (
+  SELECT subscription_id, 0 AS free
+  FROM delivery_lanes
+  WHERE enabled AND in_flight >= max_in_flight AND lease_expires_at <= now()
+  ORDER BY lease_expires_at
+  LIMIT $1
+  FOR NO KEY UPDATE SKIP LOCKED),
+lanes AS (
+  SELECT subscription_id, free, ceil($1::numeric / count(*) OVER ())::int AS share
+  FROM (SELECT * FROM free_lanes UNION ALL SELECT * FROM stuck_lanes) l),
+fresh AS (
+  SELECT d.id, l.subscription_id, true AS fresh
+  FROM lanes l CROSS JOIN LATERAL (
+    SELECT id FROM deliveries d
+    WHERE d.subscription_id = l.subscription_id AND d.state = 'pending'
+      AND d.leased_until IS NULL AND d.next_attempt_at <= now()
+    ORDER BY d.next_attempt_at
+    LIMIT least(l.free, l.share)
+    FOR UPDATE SKIP LOCKED) d),
+expired AS (
+  SELECT d.id, l.subscription_id, false AS fresh
+  FROM lanes l CROSS JOIN LATERAL (
+    SELECT id FROM deliveries d
+    WHERE d.subscription_id = l.subscription_id AND d.leased_until IS NOT NULL
+      AND d.leased_until <= now() AND d.state = 'pending'
+    ORDER BY d.leased_until
+    LIMIT l.share
+    FOR UPDATE SKIP LOCKED) d),
+chosen AS (
+  SELECT id, subscription_id, fresh
+  FROM (SELECT *, row_number() OVER (PARTITION BY subscription_id ORDER BY fresh, id) AS turn
+        FROM (SELECT * FROM expired UNION ALL SELECT * FROM fresh) p) r
+  ORDER BY turn
+  LIMIT $1),
 leased AS (
   UPDATE deliveries d
   SET lease_owner = $2,
       lease_token = d.lease_token + 1,
-      leased_until = now() + $3 * interval '1 millisecond',
-      next_attempt_at = now() + $3 * interval '1 millisecond'
-  FROM due
-  WHERE d.id = due.id
-  RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, d.lease_token)
+      leased_until = now() + $3 * interval '1 millisecond'
+  FROM chosen c
+  WHERE d.id = c.id
+  RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, d.lease_token),
+served AS (
+  UPDATE delivery_lanes dl
+  SET in_flight = dl.in_flight + s.taken_fresh,
+      next_due_at = now(),
+      lease_expires_at = CASE WHEN s.taken > 0
+                              THEN greatest(dl.lease_expires_at, now() + $3 * interval '1 millisecond')
+                              ELSE dl.lease_expires_at END
+  FROM (SELECT l.subscription_id,
+               (SELECT count(*) FROM chosen c WHERE c.subscription_id = l.subscription_id) AS taken,
+               (SELECT count(*) FROM chosen c
+                WHERE c.subscription_id = l.subscription_id AND c.fresh) AS taken_fresh,
+               (SELECT count(*) FROM fresh f WHERE f.subscription_id = l.subscription_id)
+                 < least(l.free, l.share) AS ran_out
+        FROM lanes l) s
+  WHERE dl.subscription_id = s.subscription_id
+  RETURNING dl.subscription_id, s.ran_out)
 SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
        CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1
             THEN e.body END,
@@ -41,33 +105,79 @@ SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
 FROM leased l
 JOIN events e ON e.id = l.event_id
 JOIN subscriptions s ON s.id = l.subscription_id
-ORDER BY l.event_id, l.id
+UNION ALL
+SELECT NULL, CASE WHEN ran_out THEN 1 ELSE 0 END, NULL, NULL, NULL, NULL, NULL, NULL,
+       subscription_id, NULL, NULL, NULL, NULL
+FROM served
 )sql";
 
-// One statement per batch: outcomes (fenced by lease token and an open lease,
-// so writing the same batch twice -- a retry after a lost answer -- counts
-// each attempt once), their attempts,
-// and any subscription disabled by a 410 with its other pending deliveries
-// held. Rows of this batch are excluded from `hold` so no row is updated twice
-// in one statement; a retry in the batch of a subscription that this batch
-// disables (`gone`: same condition as `done`) is held in `done` instead, since
-// every part of the statement sees the subscription as still enabled.
+// Settling lanes whose due rows ran out: next_due_at rises to the lane's
+// next retry or lease expiry (infinity when it has none), so that an idle lane
+// costs leases nothing. The raise is safe against a concurrent publish only
+// under FOR UPDATE: every inserted delivery holds a KEY SHARE lock on its lane
+// (the foreign key) from its insert to its commit. SKIP LOCKED passes over
+// lanes with such a publish in flight (they stay due), and a publish that
+// comes after waits for this commit, after which its wake-up trigger sees the
+// raised value and lowers it again (0003_delivery_lanes.sql).
+constexpr char kSettleLockSql[] = R"sql(
+SELECT subscription_id FROM delivery_lanes
+WHERE subscription_id = ANY ($1::text[])
+ORDER BY subscription_id
+FOR UPDATE SKIP LOCKED
+)sql";
+constexpr char kSettleSql[] = R"sql(
+UPDATE delivery_lanes l
+SET next_due_at = coalesce(least(
+      (SELECT min(d.next_attempt_at) FROM deliveries d
+       WHERE d.subscription_id = l.subscription_id AND d.state = 'pending'
+         AND d.leased_until IS NULL),
+      (SELECT min(d.leased_until) FROM deliveries d
+       WHERE d.subscription_id = l.subscription_id AND d.leased_until IS NOT NULL)),
+    'infinity')
+WHERE l.subscription_id = ANY ($1::text[])
+)sql";
+
+// The lock order (delivery_store.h): subscriptions, lanes, deliveries. Rows
+// are locked in id order so that two workers never wait on each other in a
+// cycle.
+constexpr char kLockSubscriptionsSql[] = R"sql(
+SELECT id FROM subscriptions WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE
+)sql";
+constexpr char kLockLanesSql[] = R"sql(
+SELECT subscription_id FROM delivery_lanes WHERE subscription_id = ANY ($1::text[])
+ORDER BY subscription_id FOR NO KEY UPDATE
+)sql";
+
+// A 410 disables its subscription: one row (and, by trigger, its lane). Its
+// other deliveries are thereby held; none of them is touched. Fenced like the
+// outcome: a worker whose lease was taken over disables nothing.
+constexpr char kDisableSql[] = R"sql(
+UPDATE subscriptions s
+SET enabled = false, disabled_reason = i.reason, updated_at = now(), version = s.version + 1
+FROM (SELECT DISTINCT ON (t.subscription_id) t.subscription_id, t.reason
+      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+        AS t(id, token, subscription_id, reason)
+      JOIN deliveries d ON d.id = t.id AND d.lease_token = t.token
+                       AND d.subscription_id = t.subscription_id
+                       AND d.state = 'pending' AND d.leased_until IS NOT NULL
+      ORDER BY t.subscription_id) i
+WHERE s.id = i.subscription_id AND s.enabled
+)sql";
+
+// Outcomes, fenced by lease token and an open lease (so writing the same
+// batch twice -- a retry after a lost answer -- counts each attempt once),
+// their attempts, and the slots they free. A retry makes its lane due at its
+// next attempt.
 constexpr char kCompleteSql[] = R"sql(
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[],
                        $5::int[], $6::timestamptz[], $7::bigint[], $8::int[], $9::text[],
-                       $10::bytea[], $11::bool[], $12::text[])
+                       $10::bytea[])
     AS t(id, token, state, next_at, attempt, started_at, duration_us, status, error_class,
-         excerpt, disable, disable_reason)),
-gone AS (
-  SELECT DISTINCT d.subscription_id AS id
-  FROM input i JOIN deliveries d ON d.id = i.id AND d.lease_token = i.token
-  WHERE i.disable AND d.state IN ('pending', 'held') AND d.leased_until IS NOT NULL),
+         excerpt)),
 done AS (
   UPDATE deliveries d
-  SET state = CASE WHEN i.state = 'pending'
-                        AND (NOT s.enabled OR s.id IN (SELECT id FROM gone))
-                   THEN 'held' ELSE i.state END,
+  SET state = i.state,
       attempts = d.attempts + 1,
       next_attempt_at = CASE WHEN i.state = 'pending' THEN i.next_at ELSE d.next_attempt_at END,
       last_status = NULLIF(i.status, 0),
@@ -75,10 +185,10 @@ done AS (
       lease_owner = NULL,
       leased_until = NULL,
       completed_at = CASE WHEN i.state = 'pending' THEN NULL ELSE now() END
-  FROM input i, subscriptions s
-  WHERE d.id = i.id AND d.lease_token = i.token AND d.state IN ('pending', 'held')
-    AND d.leased_until IS NOT NULL AND s.id = d.subscription_id
-  RETURNING d.id, d.subscription_id),
+  FROM input i
+  WHERE d.id = i.id AND d.lease_token = i.token AND d.state = 'pending'
+    AND d.leased_until IS NOT NULL
+  RETURNING d.id, d.subscription_id, d.state, d.next_attempt_at),
 attempts AS (
   INSERT INTO delivery_attempts
     (delivery_id, attempt, started_at, duration_us, status, error_class, response_excerpt)
@@ -86,35 +196,56 @@ attempts AS (
          i.excerpt
   FROM input i JOIN done ON done.id = i.id
   ON CONFLICT DO NOTHING),
-disabled AS (
-  UPDATE subscriptions s
-  SET enabled = false, disabled_reason = i.disable_reason, updated_at = now(),
-      version = s.version + 1
-  FROM input i JOIN done ON done.id = i.id
-  WHERE i.disable AND s.id = done.subscription_id AND s.enabled
-  RETURNING s.id),
-held AS (
-  UPDATE deliveries d SET state = 'held'
-  FROM disabled
-  WHERE d.subscription_id = disabled.id AND d.state = 'pending'
-    AND d.id <> ALL ($1::bigint[]))
+lanes AS (
+  UPDATE delivery_lanes l
+  SET in_flight = l.in_flight - c.n,
+      next_due_at = least(l.next_due_at, c.retry_at)
+  FROM (SELECT subscription_id, count(*) AS n,
+               min(next_attempt_at) FILTER (WHERE state = 'pending') AS retry_at
+        FROM done GROUP BY subscription_id) c
+  WHERE l.subscription_id = c.subscription_id)
+SELECT id FROM done
+)sql";
+
+// Handed back untried: the delivery keeps its place in line (next_attempt_at
+// is untouched) and its lane is due at once.
+constexpr char kReleaseSql[] = R"sql(
+WITH done AS (
+  UPDATE deliveries d
+  SET lease_owner = NULL, leased_until = NULL
+  FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+  WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'
+    AND d.leased_until IS NOT NULL
+  RETURNING d.subscription_id),
+lanes AS (
+  UPDATE delivery_lanes l
+  SET in_flight = l.in_flight - c.n, next_due_at = least(l.next_due_at, now())
+  FROM (SELECT subscription_id, count(*) AS n FROM done GROUP BY subscription_id) c
+  WHERE l.subscription_id = c.subscription_id)
 SELECT count(*) FROM done
 )sql";
 
-// A delivery held meanwhile (its subscription disabled) is handed back too,
-// staying held: due at once, with no stale lease, when it is enabled again.
-constexpr char kReleaseSql[] = R"sql(
-UPDATE deliveries d
-SET next_attempt_at = now(), lease_owner = NULL, leased_until = NULL
-FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
-WHERE d.id = r.id AND d.lease_token = r.token AND d.state IN ('pending', 'held')
-)sql";
-
+// Bounded reads: the due count stops at kExactDueLimit + 1 rows (above it the
+// planner's row estimate of the partial index stands in); the oldest due row
+// is one index probe per due lane; in-flight sums the lanes.
 constexpr char kStatsSql[] = R"sql(
-SELECT count(*),
-       coalesce((extract(epoch from now() - min(next_attempt_at)) * 1000000)::bigint, 0)
-FROM deliveries
-WHERE state = 'pending' AND next_attempt_at <= now()
+SELECT
+  (SELECT count(*) FROM (
+     SELECT 1 FROM delivery_lanes l CROSS JOIN LATERAL (
+       SELECT 1 FROM deliveries d
+       WHERE d.subscription_id = l.subscription_id AND d.state = 'pending'
+         AND d.leased_until IS NULL AND d.next_attempt_at <= now()) x
+     WHERE l.enabled AND l.next_due_at <= now()
+     LIMIT $1 + 1) c),
+  (SELECT reltuples::bigint FROM pg_class WHERE relname = 'deliveries_lane_due'),
+  (SELECT coalesce((extract(epoch from now() - min(x.t)) * 1000000)::bigint, 0)
+   FROM delivery_lanes l CROSS JOIN LATERAL (
+     SELECT d.next_attempt_at AS t FROM deliveries d
+     WHERE d.subscription_id = l.subscription_id AND d.state = 'pending'
+       AND d.leased_until IS NULL AND d.next_attempt_at <= now()
+     ORDER BY d.next_attempt_at LIMIT 1) x
+   WHERE l.enabled AND l.next_due_at <= now()),
+  (SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes)
 )sql";
 
 const char* StateName(DeliveryOutcome::State state) {
@@ -140,57 +271,83 @@ std::string IntArrayLiteral(const std::vector<Int>& values) {
   return out;
 }
 
+// The distinct subscription ids of a batch.
+template <typename Item>
+std::vector<std::string> SubscriptionsOf(const std::vector<Item>& items) {
+  std::vector<std::string> ids;
+  ids.reserve(items.size());
+  for (const Item& item : items) ids.push_back(item.subscription_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
 class PgDeliveryStore final : public DeliveryStore {
  public:
-  explicit PgDeliveryStore(PgPool* pool) : pool_(*pool) {}
+  PgDeliveryStore(PgPool* pool, PgDeliveryStoreOptions options)
+      : pool_(*pool), options_(options) {}
 
   absl::StatusOr<std::vector<LeasedDelivery>> Lease(
       const LeaseRequest& request, absl::Time deadline) override {
-    if (request.limit <= 0) return std::vector<LeasedDelivery>{};
-    return WithConnection<std::vector<LeasedDelivery>>(
-        pool_, deadline, "lease deliveries", [&](PgConnection& c) {
-          c.EnsurePrepared("delivery_lease", kLeaseSql);
-          pqxx::nontransaction tx(c.get());
-          pqxx::result r = tx.exec_prepared(
-              "delivery_lease", request.limit, request.owner,
-              absl::ToInt64Milliseconds(request.lease_duration),
-              ToTextArrayLiteral(request.exclude_subscriptions));
-          std::vector<LeasedDelivery> out;
-          out.reserve(r.size());
-          std::shared_ptr<const std::string> body;
-          for (const pqxx::row& row : r) {
-            LeasedDelivery d;
-            d.id = row[0].as<int64_t>();
-            d.lease_token = row[1].as<int64_t>();
-            d.attempt = row[2].as<int>();
-            d.tenant_id = row[3].as<std::string>();
-            d.event_id = row[4].as<std::string>();
-            d.event_type = row[5].as<std::string>();
-            // Rows are ordered by event: a NULL body repeats the previous one.
-            if (!row[6].is_null())
-              body = std::make_shared<const std::string>(row[6].c_str(),
-                                                         row[6].size());
-            d.body = body;
-            d.event_created_at = FromEpochMicros(row[7]);
-            d.subscription_id = row[8].as<std::string>();
-            d.target_url = row[9].as<std::string>();
-            d.custom_headers_sealed = row[10].as<std::string>();
-            d.signing_secret_sealed = row[11].as<std::string>();
-            if (!row[12].is_null())
-              d.previous_signing_secret_sealed = row[12].as<std::string>();
-            out.push_back(std::move(d));
-          }
-          return out;
-        });
+    std::vector<LeasedDelivery> out;
+    absl::flat_hash_map<int64_t, size_t> index;  // delivery id -> out
+    std::vector<std::string> ran_out;
+    // A lane's share of the batch is limit / lanes; lanes with fewer due rows
+    // than their share leave the batch short while others have more. A few
+    // more rounds fill it (each one a lease of its own, committed).
+    constexpr int kMaxRounds = 4;
+    for (int round = 0; round < kMaxRounds; ++round) {
+      const int limit = request.limit - static_cast<int>(out.size());
+      if (limit <= 0) break;
+      bool more = false;
+      absl::StatusOr<std::vector<LeasedDelivery>> leased =
+          WithConnection<std::vector<LeasedDelivery>>(
+              pool_, deadline, "lease deliveries", [&](PgConnection& c) {
+                more = false;
+                c.EnsurePrepared("delivery_lease", kLeaseSql);
+                pqxx::nontransaction tx(c.get());
+                pqxx::result r = tx.exec_prepared(
+                    "delivery_lease", limit, request.owner,
+                    absl::ToInt64Milliseconds(request.lease_duration));
+                return ReadLeased(r, &ran_out, &more);
+              });
+      if (!leased.ok()) {
+        // What earlier rounds leased is ours: hand it out.
+        if (out.empty()) return leased.status();
+        break;
+      }
+      const bool empty = leased->empty();
+      for (LeasedDelivery& d : *leased) {
+        // A later round may take over a lease of an earlier one that already
+        // expired (a lease shorter than a round): keep the newer lease only.
+        auto [it, added] = index.try_emplace(d.id, out.size());
+        if (added) {
+          out.push_back(std::move(d));
+        } else {
+          out[it->second] = std::move(d);
+        }
+      }
+      if (empty || !more) break;
+    }
+    if (!ran_out.empty()) {
+      std::sort(ran_out.begin(), ran_out.end());
+      ran_out.erase(std::unique(ran_out.begin(), ran_out.end()), ran_out.end());
+      // Settling is an optimisation: when it fails, the lanes stay due and
+      // the next lease probes them again.
+      (void)Settle(ran_out, deadline);
+    }
+    return out;
   }
 
-  absl::StatusOr<int> Complete(const std::vector<DeliveryOutcome>& outcomes,
-                               absl::Time deadline) override {
-    if (outcomes.empty()) return 0;
+  absl::StatusOr<std::vector<int64_t>> Complete(
+      const std::vector<DeliveryOutcome>& outcomes,
+      absl::Time deadline) override {
+    if (outcomes.empty()) return std::vector<int64_t>{};
     std::vector<int64_t> ids, tokens, durations;
     std::vector<int> attempts, statuses;
-    std::vector<std::string> states, next_at, started_at, classes, excerpts,
-        disable, reasons;
+    std::vector<std::string> states, next_at, started_at, classes, excerpts;
+    std::vector<int64_t> disable_ids, disable_tokens;
+    std::vector<std::string> disable_subscriptions, disable_reasons;
     for (const DeliveryOutcome& o : outcomes) {
       ids.push_back(o.delivery_id);
       tokens.push_back(o.lease_token);
@@ -205,22 +362,48 @@ class PgDeliveryStore final : public DeliveryStore {
       classes.push_back(o.error_class);
       excerpts.push_back(
           absl::StrCat("\\x", absl::BytesToHexString(o.response_excerpt)));
-      disable.push_back(o.disable_subscription ? "t" : "f");
-      reasons.push_back(o.disable_reason);
+      if (o.disable_subscription) {
+        disable_ids.push_back(o.delivery_id);
+        disable_tokens.push_back(o.lease_token);
+        disable_subscriptions.push_back(o.subscription_id);
+        disable_reasons.push_back(o.disable_reason);
+      }
     }
-    return WithConnection<int>(
+    const std::vector<std::string> lanes = SubscriptionsOf(outcomes);
+    return WithConnection<std::vector<int64_t>>(
         pool_, deadline, "complete deliveries", [&](PgConnection& c) {
+          PrepareWrites(c);
           c.EnsurePrepared("delivery_complete", kCompleteSql);
-          pqxx::nontransaction tx(c.get());
+          c.EnsurePrepared("delivery_disable", kDisableSql);
+          pqxx::work tx(c.get());
+          SetLockTimeout(tx);
+          // Subscriptions, then lanes, then deliveries. The disable comes
+          // after the lanes are locked: its trigger writes a lane, which must
+          // already be ours, taken in order with the others.
+          if (!disable_ids.empty()) {
+            tx.exec_prepared("delivery_lock_subscriptions",
+                             ToTextArrayLiteral(disable_subscriptions));
+          }
+          tx.exec_prepared("delivery_lock_lanes", ToTextArrayLiteral(lanes));
+          if (!disable_ids.empty()) {
+            tx.exec_prepared("delivery_disable", IntArrayLiteral(disable_ids),
+                             IntArrayLiteral(disable_tokens),
+                             ToTextArrayLiteral(disable_subscriptions),
+                             ToTextArrayLiteral(disable_reasons));
+          }
           pqxx::result r = tx.exec_prepared(
               "delivery_complete", IntArrayLiteral(ids),
               IntArrayLiteral(tokens), ToTextArrayLiteral(states),
               ToTextArrayLiteral(next_at), IntArrayLiteral(attempts),
               ToTextArrayLiteral(started_at), IntArrayLiteral(durations),
               IntArrayLiteral(statuses), ToTextArrayLiteral(classes),
-              ToTextArrayLiteral(excerpts), ToTextArrayLiteral(disable),
-              ToTextArrayLiteral(reasons));
-          return r[0][0].as<int>();
+              ToTextArrayLiteral(excerpts));
+          tx.commit();
+          std::vector<int64_t> applied;
+          applied.reserve(r.size());
+          for (const pqxx::row& row : r)
+            applied.push_back(row[0].as<int64_t>());
+          return applied;
         });
   }
 
@@ -232,14 +415,19 @@ class PgDeliveryStore final : public DeliveryStore {
       ids.push_back(r.delivery_id);
       tokens.push_back(r.lease_token);
     }
+    const std::vector<std::string> lanes = SubscriptionsOf(releases);
     return WithConnection<int>(
         pool_, deadline, "release deliveries", [&](PgConnection& c) {
+          PrepareWrites(c);
           c.EnsurePrepared("delivery_release", kReleaseSql);
-          pqxx::nontransaction tx(c.get());
+          pqxx::work tx(c.get());
+          SetLockTimeout(tx);
+          tx.exec_prepared("delivery_lock_lanes", ToTextArrayLiteral(lanes));
           pqxx::result r =
               tx.exec_prepared("delivery_release", IntArrayLiteral(ids),
                                IntArrayLiteral(tokens));
-          return static_cast<int>(r.affected_rows());
+          tx.commit();
+          return r[0][0].as<int>();
         });
   }
 
@@ -248,22 +436,104 @@ class PgDeliveryStore final : public DeliveryStore {
         pool_, deadline, "queue stats", [&](PgConnection& c) {
           c.EnsurePrepared("delivery_stats", kStatsSql);
           pqxx::nontransaction tx(c.get());
-          pqxx::result r = tx.exec_prepared("delivery_stats");
+          pqxx::result r = tx.exec_prepared("delivery_stats", kExactDueLimit);
           QueueStats stats;
           stats.due = r[0][0].as<int64_t>();
-          stats.oldest_due_age = absl::Microseconds(r[0][1].as<int64_t>());
+          if (stats.due > kExactDueLimit) {
+            stats.due_is_estimate = true;
+            stats.due = std::max(kExactDueLimit, r[0][1].as<int64_t>(0));
+          }
+          stats.oldest_due_age = absl::Microseconds(r[0][2].as<int64_t>(0));
+          stats.in_flight = r[0][3].as<int64_t>(0);
           return stats;
         });
   }
 
  private:
+  static std::vector<LeasedDelivery> ReadLeased(
+      const pqxx::result& r, std::vector<std::string>* ran_out, bool* more) {
+    // The body comes once per event (on one of its rows): collect them first,
+    // so that every delivery of the event shares that one copy.
+    absl::flat_hash_map<std::string, std::shared_ptr<const std::string>> bodies;
+    for (const pqxx::row& row : r) {
+      if (!row[0].is_null() && !row[6].is_null()) {
+        bodies[row[4].c_str()] =
+            std::make_shared<const std::string>(row[6].c_str(), row[6].size());
+      }
+    }
+    std::vector<LeasedDelivery> out;
+    out.reserve(r.size());
+    for (const pqxx::row& row : r) {
+      if (row[0].is_null()) {  // a lane served
+        if (row[1].as<int>() == 1) {
+          ran_out->push_back(row[8].as<std::string>());
+        } else {
+          *more = true;
+        }
+        continue;
+      }
+      LeasedDelivery d;
+      d.id = row[0].as<int64_t>();
+      d.lease_token = row[1].as<int64_t>();
+      d.attempt = row[2].as<int>();
+      d.tenant_id = row[3].as<std::string>();
+      d.event_id = row[4].as<std::string>();
+      d.event_type = row[5].as<std::string>();
+      d.body = bodies[d.event_id];
+      d.event_created_at = FromEpochMicros(row[7]);
+      d.subscription_id = row[8].as<std::string>();
+      d.target_url = row[9].as<std::string>();
+      d.custom_headers_sealed = row[10].as<std::string>();
+      d.signing_secret_sealed = row[11].as<std::string>();
+      if (!row[12].is_null())
+        d.previous_signing_secret_sealed = row[12].as<std::string>();
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  absl::Status Settle(const std::vector<std::string>& lanes,
+                      absl::Time deadline) {
+    return WithConnection<bool>(
+               pool_, deadline, "settle lanes",
+               [&](PgConnection& c) {
+                 c.EnsurePrepared("delivery_settle_lock", kSettleLockSql);
+                 c.EnsurePrepared("delivery_settle", kSettleSql);
+                 pqxx::work tx(c.get());
+                 pqxx::result locked = tx.exec_prepared(
+                     "delivery_settle_lock", ToTextArrayLiteral(lanes));
+                 if (!locked.empty()) {
+                   std::vector<std::string> ids;
+                   for (const pqxx::row& row : locked)
+                     ids.push_back(row[0].as<std::string>());
+                   tx.exec_prepared("delivery_settle", ToTextArrayLiteral(ids));
+                 }
+                 tx.commit();
+                 return true;
+               })
+        .status();
+  }
+
+  static void PrepareWrites(PgConnection& c) {
+    c.EnsurePrepared("delivery_lock_subscriptions", kLockSubscriptionsSql);
+    c.EnsurePrepared("delivery_lock_lanes", kLockLanesSql);
+  }
+
+  void SetLockTimeout(pqxx::work& tx) const {
+    tx.exec(absl::StrCat("SET LOCAL lock_timeout = ",
+                         std::max<int64_t>(1, absl::ToInt64Milliseconds(
+                                                  options_.lock_timeout))));
+  }
+
   PgPool& pool_;
+  const PgDeliveryStoreOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<DeliveryStore> NewPgDeliveryStore(PgPool* pool) {
-  return std::make_unique<PgDeliveryStore>(pool);
+std::unique_ptr<DeliveryStore> NewPgDeliveryStore(
+    PgPool* pool, PgDeliveryStoreOptions options) {
+  return std::make_unique<PgDeliveryStore>(pool, options);
 }
 
 }  // namespace webhooks::store

@@ -32,6 +32,10 @@ absl::Status TranslateCurrentException(absl::string_view operation) {
       return absl::DeadlineExceededError(
           absl::StrCat(operation, ": database statement timed out"));
     }
+    if (state == "55P03") {  // lock_not_available: lock_timeout
+      return absl::DeadlineExceededError(
+          absl::StrCat(operation, ": database lock wait timed out"));
+    }
     if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
         state == "57P03") {
       // connection_exception class, admin/crash shutdown, cannot connect now

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "absl/time/time.h"
 #include "lib/store/delivery_store.h"
 #include "lib/store/event_store.h"
 #include "lib/store/pg_pool.h"
@@ -14,7 +15,14 @@ namespace webhooks::store {
 // `pool` must outlive the returned stores.
 std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool);
 std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool);
-std::unique_ptr<DeliveryStore> NewPgDeliveryStore(PgPool* pool);
+struct PgDeliveryStoreOptions {
+  // How long an outcome write waits for a row lock (an API call or another
+  // worker holding the subscription or lane) before failing with
+  // DEADLINE_EXCEEDED, so that one contended row cannot stall every write.
+  absl::Duration lock_timeout = absl::Seconds(2);
+};
+std::unique_ptr<DeliveryStore> NewPgDeliveryStore(
+    PgPool* pool, PgDeliveryStoreOptions options = {});
 
 }  // namespace webhooks::store
 

@@ -9,7 +9,7 @@ namespace {
 
 constexpr char kColumns[] =
     "id, tenant_id, name, target_url, event_types, custom_headers_sealed, "
-    "signing_secret_sealed, enabled, disabled_reason, "
+    "signing_secret_sealed, enabled, disabled_reason, max_in_flight, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from updated_at) * 1000000)::bigint, version";
 
@@ -24,9 +24,10 @@ SubscriptionRecord ReadRecord(const pqxx::row& row) {
   r.signing_secret_sealed = row[6].as<std::string>();
   r.enabled = row[7].as<bool>();
   r.disabled_reason = row[8].as<std::string>();
-  r.create_time = FromEpochMicros(row[9]);
-  r.update_time = FromEpochMicros(row[10]);
-  r.version = row[11].as<int64_t>();
+  r.max_in_flight = row[9].as<int>();
+  r.create_time = FromEpochMicros(row[10]);
+  r.update_time = FromEpochMicros(row[11]);
+  r.version = row[12].as<int64_t>();
   return r;
 }
 
@@ -48,8 +49,9 @@ class PgSubscriptionStore final : public SubscriptionStore {
               absl::StrCat(
                   "INSERT INTO subscriptions (id, tenant_id, name, "
                   "target_url, event_types, custom_headers_sealed, "
-                  "signing_secret_sealed, enabled, disabled_reason) "
-                  "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9) "
+                  "signing_secret_sealed, enabled, disabled_reason, "
+                  "max_in_flight) "
+                  "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10) "
                   "ON CONFLICT (id) DO NOTHING RETURNING ",
                   kColumns));
           c.EnsurePrepared("subscription_by_id",
@@ -60,7 +62,7 @@ class PgSubscriptionStore final : public SubscriptionStore {
               "subscription_insert", record.id, record.tenant_id, record.name,
               record.target_url, ToTextArrayLiteral(record.event_types),
               record.custom_headers_sealed, record.signing_secret_sealed,
-              record.enabled, record.disabled_reason);
+              record.enabled, record.disabled_reason, record.max_in_flight);
           if (!r.empty()) return ReadRecord(r[0]);
           // The id is taken. When it holds this very record, this is a retry
           // whose first answer was lost: the create succeeded. (The sealed
@@ -125,14 +127,17 @@ class PgSubscriptionStore final : public SubscriptionStore {
     return WithConnection<SubscriptionRecord>(
         pool_, deadline, "update subscription",
         [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
-          // One statement; each field is replaced only when its flag is set.
-          // One statement; each field is replaced only when its flag is set.
-          // Disabling holds the subscription's pending deliveries; enabling
-          // releases its held ones.
+          // One statement and one subscription row, whatever the backlog;
+          // each field is replaced only when its flag is set. The trigger
+          // subscriptions_lane_mirror copies enabled and max_in_flight into
+          // the subscription's delivery lane (so the lock order is
+          // subscriptions, then delivery_lanes). That is all enabling or
+          // disabling takes: no delivery row changes, since the pending
+          // deliveries of a disabled subscription are simply not leased.
           c.EnsurePrepared(
               "subscription_update",
               absl::StrCat(
-                  "WITH u AS (UPDATE subscriptions SET "
+                  "UPDATE subscriptions SET "
                   "name = CASE WHEN $3 THEN $4 ELSE name END, "
                   "target_url = CASE WHEN $5 THEN $6 ELSE target_url END, "
                   "event_types = CASE WHEN $7 THEN $8::text[] ELSE event_types "
@@ -143,14 +148,11 @@ class PgSubscriptionStore final : public SubscriptionStore {
                   "  WHEN $12 THEN '' WHEN enabled THEN $13 ELSE "
                   "disabled_reason END, "
                   "enabled = CASE WHEN $11 THEN $12 ELSE enabled END, "
+                  "max_in_flight = CASE WHEN $14 THEN $15::integer "
+                  "  ELSE max_in_flight END, "
                   "updated_at = now(), version = version + 1 "
                   "WHERE tenant_id = $1 AND id = $2 RETURNING ",
-                  kColumns,
-                  "), moved AS (UPDATE deliveries d "
-                  "SET state = CASE WHEN $12 THEN 'pending' ELSE 'held' END "
-                  "FROM u WHERE $11 AND d.subscription_id = u.id "
-                  "AND d.state = CASE WHEN $12 THEN 'held' ELSE 'pending' END) "
-                  "SELECT * FROM u"));
+                  kColumns));
           pqxx::nontransaction tx(c.get());
           pqxx::result r = tx.exec_prepared(
               "subscription_update", u.tenant_id, u.id, u.name.has_value(),
@@ -160,7 +162,8 @@ class PgSubscriptionStore final : public SubscriptionStore {
                   u.event_types.value_or(std::vector<std::string>{})),
               u.custom_headers_sealed.has_value(),
               u.custom_headers_sealed.value_or(""), u.enabled.has_value(),
-              u.enabled.value_or(false), u.disabled_reason);
+              u.enabled.value_or(false), u.disabled_reason,
+              u.max_in_flight.has_value(), u.max_in_flight.value_or(0));
           if (r.empty()) return NotFound(u.id);
           return ReadRecord(r[0]);
         });

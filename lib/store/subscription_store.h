@@ -25,6 +25,9 @@ struct SubscriptionRecord {
   std::string signing_secret_sealed;
   bool enabled = true;
   std::string disabled_reason;
+  // Most deliveries in flight at once to this subscription, across every
+  // worker (the caller resolves the server default; at least 1).
+  int max_in_flight = 0;
   absl::Time create_time;  // set by the store
   absl::Time update_time;  // set by the store
   int64_t version = 0;     // set by the store; +1 on every update
@@ -42,6 +45,7 @@ struct SubscriptionUpdate {
   // to `disabled_reason` (an already disabled one keeps its reason).
   std::optional<bool> enabled;
   std::string disabled_reason;
+  std::optional<int> max_in_flight;
 };
 
 // All methods are thread-safe. `deadline` bounds the wait for a connection.

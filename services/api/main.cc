@@ -56,6 +56,12 @@ ABSL_FLAG(int, grpc_max_message_bytes, 16 * 1024 * 1024,
           "Largest request accepted");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish");
+ABSL_FLAG(int, default_max_in_flight, 64,
+          "A subscription's max_in_flight when the client gives 0 (at least "
+          "1)");
+ABSL_FLAG(int, max_in_flight_limit, 1000,
+          "The largest max_in_flight a client may set (at least "
+          "--default_max_in_flight)");
 
 namespace {
 
@@ -87,7 +93,30 @@ int RunMigrate() {
   return 0;
 }
 
+// The subscription settings from their flags, checked.
+absl::StatusOr<api::SubscriptionServiceConfig> SubscriptionConfig() {
+  api::SubscriptionServiceConfig config;
+  config.default_max_in_flight = absl::GetFlag(FLAGS_default_max_in_flight);
+  config.max_in_flight_limit = absl::GetFlag(FLAGS_max_in_flight_limit);
+  if (config.default_max_in_flight < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default_max_in_flight: must be at least 1, got ",
+                     config.default_max_in_flight));
+  }
+  if (config.max_in_flight_limit < config.default_max_in_flight) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_in_flight_limit: must be at least --default_max_in_flight (",
+        config.default_max_in_flight, "), got ", config.max_in_flight_limit));
+  }
+  return config;
+}
+
 int RunServe() {
+  absl::StatusOr<api::SubscriptionServiceConfig> subscription_config =
+      SubscriptionConfig();
+  if (!subscription_config.ok()) {
+    return Fail("config", subscription_config.status());
+  }
   const std::string database_url = DatabaseUrl();
   if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
     return Fail("database", s);
@@ -151,6 +180,7 @@ int RunServe() {
   options.max_threads = absl::GetFlag(FLAGS_grpc_max_threads);
   options.max_receive_message_bytes =
       absl::GetFlag(FLAGS_grpc_max_message_bytes);
+  options.subscription_service = *subscription_config;
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(options, {.subscriptions = subscriptions.get(),
                                       .events = events.get(),

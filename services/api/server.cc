@@ -19,7 +19,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   }
 
-  std::unique_ptr<ApiServer> api(new ApiServer(deps));
+  std::unique_ptr<ApiServer> api(
+      new ApiServer(deps, options.subscription_service));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &api->port_);

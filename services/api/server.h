@@ -27,6 +27,8 @@ struct ServerOptions {
   bool enable_reflection = true;
   // Records every call when set; must outlive the server.
   metrics::ApiMetrics* metrics = nullptr;
+  // max_in_flight defaults and bounds.
+  SubscriptionServiceConfig subscription_service;
 };
 
 class ApiServer {
@@ -43,7 +45,8 @@ class ApiServer {
   void Wait();
 
  private:
-  ApiServer(ServiceDeps deps) : subscriptions_(deps), events_(deps) {}
+  ApiServer(ServiceDeps deps, const SubscriptionServiceConfig& subscriptions)
+      : subscriptions_(deps, subscriptions), events_(deps) {}
 
   SubscriptionServiceImpl subscriptions_;
   EventServiceImpl events_;

@@ -24,9 +24,19 @@ struct ServiceDeps {
   common::Clock* clock = nullptr;
 };
 
+// The subscription service's settings (webhooks-api flags of the same names).
+// main.cc checks 1 <= default_max_in_flight <= max_in_flight_limit.
+struct SubscriptionServiceConfig {
+  // What max_in_flight 0 means on create and update.
+  int default_max_in_flight = 64;
+  // The largest max_in_flight a client may set.
+  int max_in_flight_limit = 1000;
+};
+
 class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
  public:
-  explicit SubscriptionServiceImpl(ServiceDeps deps) : deps_(deps) {}
+  SubscriptionServiceImpl(ServiceDeps deps, SubscriptionServiceConfig config)
+      : deps_(deps), config_(config) {}
 
   grpc::Status CreateSubscription(
       grpc::ServerContext* context,
@@ -47,6 +57,7 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
 
  private:
   ServiceDeps deps_;
+  SubscriptionServiceConfig config_;
 };
 
 class EventServiceImpl final : public v1::EventService::Service {

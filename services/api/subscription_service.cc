@@ -12,6 +12,7 @@
 #include "lib/common/status_macros.h"
 #include "lib/domain/custom_headers.h"
 #include "lib/domain/validation.h"
+#include "lib/security/sealed_fields.h"
 #include "lib/security/signing_secret.h"
 #include "services/api/auth.h"
 #include "services/api/services.h"
@@ -25,17 +26,18 @@ using google::protobuf::util::TimeUtil;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr char kDisabledByApi[] = "disabled through the API";
+constexpr char kUpdatablePaths[] =
+    "name, target_url, event_types, custom_headers, enabled, max_in_flight";
 
 absl::Time Deadline(const grpc::ServerContext& context) {
   return absl::FromChrono(context.deadline());
 }
 
-// Associated data binding each sealed value to its row and column.
 std::string HeadersAad(absl::string_view id) {
-  return absl::StrCat("subscription/", id, "/custom_headers");
+  return security::SubscriptionFieldAad(id, security::kCustomHeadersField);
 }
 std::string SecretAad(absl::string_view id) {
-  return absl::StrCat("subscription/", id, "/signing_secret");
+  return security::SubscriptionFieldAad(id, security::kSigningSecretField);
 }
 
 domain::HeaderMap ToHeaderMap(
@@ -61,6 +63,7 @@ absl::Status ToProto(const store::SubscriptionRecord& record,
   }
   out->set_enabled(record.enabled);
   out->set_disabled_reason(record.disabled_reason);
+  out->set_max_in_flight(record.max_in_flight);
   *out->mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(record.create_time));
   *out->mutable_update_time() =
@@ -127,6 +130,11 @@ grpc::Status SubscriptionServiceImpl::CreateSubscription(
           "subscription.tenant_id: must be empty or equal to tenant_id");
     }
     WEBHOOKS_RETURN_IF_ERROR(ValidateSubscriptionFields(s));
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        const int max_in_flight,
+        domain::ResolveMaxInFlight(s.max_in_flight(),
+                                   config_.default_max_in_flight,
+                                   config_.max_in_flight_limit));
 
     const domain::HeaderMap headers = ToHeaderMap(s.custom_headers());
     store::SubscriptionRecord record;
@@ -143,6 +151,7 @@ grpc::Status SubscriptionServiceImpl::CreateSubscription(
                               deps_.sealer->Seal(secret, SecretAad(record.id)));
     record.enabled = !request->start_disabled();
     if (!record.enabled) record.disabled_reason = "created disabled";
+    record.max_in_flight = max_in_flight;
 
     WEBHOOKS_ASSIGN_OR_RETURN(
         store::SubscriptionRecord stored,
@@ -220,9 +229,8 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
       return absl::InvalidArgumentError("subscription.id: is required");
     if (request->update_mask().paths_size() == 0) {
       return absl::InvalidArgumentError(
-          "update_mask: must list the fields to change (name, target_url, "
-          "event_types, "
-          "custom_headers, enabled)");
+          absl::StrCat("update_mask: must list the fields to change (",
+                       kUpdatablePaths, ")"));
     }
     store::SubscriptionUpdate update;
     update.tenant_id = request->tenant_id();
@@ -249,12 +257,16 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
                                HeadersAad(s.id())));
       } else if (path == "enabled") {
         update.enabled = s.enabled();
+      } else if (path == "max_in_flight") {
+        WEBHOOKS_ASSIGN_OR_RETURN(
+            update.max_in_flight,
+            domain::ResolveMaxInFlight(s.max_in_flight(),
+                                       config_.default_max_in_flight,
+                                       config_.max_in_flight_limit));
       } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("update_mask: \"", path,
-                         "\" cannot be updated (allowed: name, target_url, "
-                         "event_types, custom_headers, "
-                         "enabled)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "update_mask: \"", path,
+            "\" cannot be updated (allowed: ", kUpdatablePaths, ")"));
       }
     }
     WEBHOOKS_ASSIGN_OR_RETURN(

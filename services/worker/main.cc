@@ -21,7 +21,7 @@
 #include "lib/common/main_support.h"
 #include "lib/delivery/address_policy.h"
 #include "lib/delivery/curl_http_transport.h"
-#include "lib/delivery/worker.h"
+#include "lib/dispatch/worker.h"
 #include "lib/metrics/http_endpoint.h"
 #include "lib/metrics/worker_metrics.h"
 #include "lib/security/sealer.h"
@@ -44,10 +44,11 @@ ABSL_FLAG(std::string, ca_bundle, "",
           "PEM file of trusted CAs instead of the system store. Env "
           "WEBHOOKS_CA_BUNDLE");
 ABSL_FLAG(std::string, name, "", "Lease owner name. Default <hostname>-<pid>");
-ABSL_FLAG(int, concurrency, 256, "Requests in flight at once");
-ABSL_FLAG(int, per_subscription_concurrency, 16,
-          "Requests in flight per subscription");
+ABSL_FLAG(int, concurrency, 256,
+          "Requests in flight at once from this worker (each subscription's "
+          "own cap, max_in_flight, holds across all workers)");
 ABSL_FLAG(int, lease_batch, 100, "Most deliveries leased per query");
+ABSL_FLAG(int, write_batch, 500, "Most outcomes written per statement");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
           "Lease poll interval, the backstop for LISTEN/NOTIFY");
 ABSL_FLAG(
@@ -67,7 +68,12 @@ ABSL_FLAG(double, retry_jitter, 0.2,
           "Jitter fraction of each delay (0.2 = +/-20%)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(25),
           "On SIGTERM, how long in-flight requests may finish");
-ABSL_FLAG(int, db_pool_size, 4, "Database connections");
+ABSL_FLAG(int, db_pool_size, 4,
+          "Database connections for leasing and writing (at least 2)");
+ABSL_FLAG(absl::Duration, db_timeout, absl::Seconds(10),
+          "Bound on each database call");
+ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(5),
+          "How often queue statistics are sampled (own connection)");
 
 namespace {
 
@@ -93,19 +99,38 @@ int Run() {
       security::Sealer::FromSpec(*key_spec);
   if (!sealer.ok()) return Fail("sealing key", sealer.status());
 
-  domain::RetryPolicy retry;
+  dispatch::WorkerOptions options;
+  domain::RetryPolicy& retry = options.dispatch.retry;
   retry.initial = absl::GetFlag(FLAGS_retry_initial);
   retry.multiplier = absl::GetFlag(FLAGS_retry_multiplier);
   retry.max_delay = absl::GetFlag(FLAGS_retry_max_delay);
   retry.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   retry.jitter = absl::GetFlag(FLAGS_retry_jitter);
-  if (absl::Status s = domain::ValidateRetryPolicy(retry); !s.ok())
+  options.dispatch.lease.max_in_flight = absl::GetFlag(FLAGS_concurrency);
+  options.dispatch.lease.lease_batch = absl::GetFlag(FLAGS_lease_batch);
+  options.dispatch.lease.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  options.dispatch.lease_duration = absl::GetFlag(FLAGS_lease_duration);
+  options.dispatch.write.max_batch = absl::GetFlag(FLAGS_write_batch);
+  options.dispatch.seed = absl::Uniform<uint64_t>(absl::BitGen());
+  options.db_timeout = absl::GetFlag(FLAGS_db_timeout);
+  options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  if (absl::Status s = dispatch::ValidateWorkerOptions(
+          options, absl::GetFlag(FLAGS_request_timeout));
+      !s.ok()) {
     return Fail("config", s);
-  if (absl::GetFlag(FLAGS_lease_duration) <=
-      absl::GetFlag(FLAGS_request_timeout)) {
-    return Fail("config",
-                absl::InvalidArgumentError(
-                    "lease_duration must be longer than request_timeout"));
+  }
+  if (absl::GetFlag(FLAGS_db_pool_size) < 2) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--db_pool_size: must be at least 2 (leasing and "
+                              "writing each need a connection)"));
+  }
+  if (absl::GetFlag(FLAGS_connect_timeout) <= absl::ZeroDuration()) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--connect_timeout: must be positive"));
+  }
+  if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration()) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--shutdown_grace: must not be negative"));
   }
 
   absl::StatusOr<delivery::AddressPolicy> policy =
@@ -131,6 +156,13 @@ int Run() {
   if (!pool.ok()) return Fail("database pool", pool.status());
   std::unique_ptr<store::DeliveryStore> deliveries =
       store::NewPgDeliveryStore(pool->get());
+  // Statistics on a connection of their own, so that a slow count never
+  // waits for (or delays) a lease.
+  absl::StatusOr<std::unique_ptr<store::PgPool>> stats_pool =
+      store::PgPool::Create({.database_url = database_url, .size = 1});
+  if (!stats_pool.ok()) return Fail("database pool", stats_pool.status());
+  std::unique_ptr<store::DeliveryStore> stats_store =
+      store::NewPgDeliveryStore(stats_pool->get());
   store::DeliveryNotifier notifier(database_url);
 
   auto registry = std::make_shared<prometheus::Registry>();
@@ -142,33 +174,25 @@ int Run() {
     gethostname(host, sizeof(host) - 1);
     name = absl::StrCat(host, "-", getpid());
   }
-  delivery::WorkerOptions options;
-  options.name = name;
-  options.max_in_flight = absl::GetFlag(FLAGS_concurrency);
-  options.max_in_flight_per_subscription =
-      absl::GetFlag(FLAGS_per_subscription_concurrency);
-  options.lease_batch_size = absl::GetFlag(FLAGS_lease_batch);
-  options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
-  options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
-  options.retry = retry;
+  options.dispatch.owner = name;
 
   // Before any thread starts, so that all of them leave the signals to us.
   common::TerminationSignals signals;
 
-  delivery::Worker worker(options,
-                          {.store = deliveries.get(),
-                           .notifier = &notifier,
-                           .transport = transport->get(),
-                           .sealer = &*sealer,
-                           .clock = common::Clock::Real(),
-                           .metrics = &worker_metrics,
-                           .seed = absl::Uniform<uint64_t>(absl::BitGen())});
+  dispatch::Worker worker(options, {.store = deliveries.get(),
+                                    .stats_store = stats_store.get(),
+                                    .notifier = &notifier,
+                                    .transport = transport->get(),
+                                    .sealer = &*sealer,
+                                    .clock = common::Clock::Real(),
+                                    .metrics = &worker_metrics});
   const std::string metrics_addr =
       common::FlagOrEnv(absl::GetFlag(FLAGS_metrics_addr),
                         "WEBHOOKS_METRICS_ADDR", "127.0.0.1:9465");
   absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
-      metrics::HttpEndpoint::Start(metrics_addr, registry.get(),
-                                   [&worker] { return worker.Ready(); });
+      metrics::HttpEndpoint::Start(
+          metrics_addr, registry.get(), [&worker] { return worker.Ready(); },
+          [&worker] { return worker.Alive(); });
   if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());
 
   worker.Start();

@@ -2,7 +2,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <cstdint>
+#include <limits>
 #include <set>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -43,7 +46,45 @@ long long CountSubscriptions(const std::string& tenant) {
       "SELECT count(*) FROM subscriptions WHERE tenant_id = '", tenant, "'"));
 }
 
-class SubscriptionApiTest : public ApiTest {};
+// The delivery lane of subscription `id`: "enabled,max_in_flight" ("true,64").
+std::string LaneOf(const std::string& id) {
+  return ApiTest::db().QueryValue(absl::StrCat(
+      "SELECT enabled::text || ',' || max_in_flight FROM delivery_lanes "
+      "WHERE subscription_id = '",
+      id, "'"));
+}
+
+class SubscriptionApiTest : public ApiTest {
+ protected:
+  v1::Subscription Get(const std::string& tenant, const std::string& id) {
+    v1::GetSubscriptionRequest request;
+    request.set_tenant_id(tenant);
+    request.set_id(id);
+    v1::Subscription s;
+    grpc::Status status =
+        subscriptions().GetSubscription(Context().get(), request, &s);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return s;
+  }
+
+  // Updates the fields of `fields` named by `paths`, asserting success.
+  v1::Subscription Update(const std::string& tenant, const std::string& id,
+                          v1::Subscription fields,
+                          const std::vector<std::string>& paths) {
+    v1::UpdateSubscriptionRequest request;
+    request.set_tenant_id(tenant);
+    *request.mutable_subscription() = std::move(fields);
+    request.mutable_subscription()->set_id(id);
+    for (const std::string& path : paths) {
+      request.mutable_update_mask()->add_paths(path);
+    }
+    v1::Subscription updated;
+    grpc::Status status =
+        subscriptions().UpdateSubscription(Context().get(), request, &updated);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return updated;
+  }
+};
 
 TEST_F(SubscriptionApiTest, CreateGetListUpdateDeleteRoundTrip) {
   const std::string tenant = RandomTenant();
@@ -228,6 +269,7 @@ TEST_F(SubscriptionApiTest, ListCapsThePageSizeAt500) {
     r.custom_headers_sealed = *sealer().Seal(
         "", absl::StrCat("subscription/", r.id, "/custom_headers"));
     r.signing_secret_sealed = "unused";
+    r.max_in_flight = 64;
     ASSERT_TRUE(subscription_store().Create(r, absl::InfiniteFuture()).ok());
   }
   v1::ListSubscriptionsRequest request;
@@ -335,6 +377,8 @@ TEST_F(SubscriptionApiTest, BadUpdatesAreRejectedAndChangeNothing) {
        "subscription.custom_headers"},
       {"name", [](v1::Subscription* s) { s->set_name(std::string(201, 'n')); },
        "subscription.name"},
+      {"max_in_flight", [](v1::Subscription* s) { s->set_max_in_flight(-1); },
+       "subscription.max_in_flight"},
   };
   for (const Case& c : cases) {
     v1::UpdateSubscriptionRequest update;
@@ -410,6 +454,9 @@ TEST_F(SubscriptionApiTest, InvalidCreatesNameTheFieldAndWriteNothing) {
        "subscription.tenant_id"},
       {"bad tenant", [](auto* r) { r->set_tenant_id("bad tenant!"); },
        "tenant_id"},
+      {"max_in_flight above the limit",
+       [](auto* r) { r->mutable_subscription()->set_max_in_flight(1001); },
+       "subscription.max_in_flight"},
   };
   for (const Case& c : cases) {
     v1::CreateSubscriptionRequest request = FullRequest(tenant);
@@ -424,6 +471,172 @@ TEST_F(SubscriptionApiTest, InvalidCreatesNameTheFieldAndWriteNothing) {
         << c.name;
   }
   EXPECT_EQ(CountSubscriptions(tenant), 0);
+}
+
+TEST_F(SubscriptionApiTest, CreateAppliesTheServerDefaultMaxInFlight) {
+  const std::string tenant = RandomTenant();
+  // CreateSubscription leaves max_in_flight 0.
+  const v1::Subscription created =
+      CreateSubscription(tenant, {"engagement_dispatched"}).subscription();
+  EXPECT_EQ(created.max_in_flight(), 64);
+  EXPECT_EQ(Get(tenant, created.id()).max_in_flight(), 64);
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT max_in_flight FROM subscriptions WHERE id = '",
+                created.id(), "'")),
+            "64");
+  EXPECT_EQ(LaneOf(created.id()), "true,64");
+}
+
+TEST_F(SubscriptionApiTest, CreateStoresAndReturnsAnExplicitMaxInFlight) {
+  const std::string tenant = RandomTenant();
+  for (int value : {1, 7, 1000}) {
+    v1::CreateSubscriptionRequest request = FullRequest(tenant);
+    request.mutable_subscription()->set_max_in_flight(value);
+    v1::CreateSubscriptionResponse created;
+    grpc::Status status =
+        subscriptions().CreateSubscription(Context().get(), request, &created);
+    ASSERT_TRUE(status.ok()) << value << ": " << status.error_message();
+    const std::string id = created.subscription().id();
+    EXPECT_EQ(created.subscription().max_in_flight(), value);
+    EXPECT_EQ(Get(tenant, id).max_in_flight(), value);
+    EXPECT_EQ(LaneOf(id), absl::StrCat("true,", value));
+  }
+  v1::ListSubscriptionsRequest list;
+  list.set_tenant_id(tenant);
+  v1::ListSubscriptionsResponse listed;
+  ASSERT_TRUE(
+      subscriptions().ListSubscriptions(Context().get(), list, &listed).ok());
+  std::vector<int> values;
+  for (const v1::Subscription& s : listed.subscriptions()) {
+    values.push_back(s.max_in_flight());
+  }
+  EXPECT_THAT(values, ::testing::ElementsAre(1, 7, 1000));  // creation order
+}
+
+TEST_F(SubscriptionApiTest, UpdateChangesMaxInFlightAndItsLaneFollows) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionRequest request = FullRequest(tenant);
+  request.mutable_subscription()->set_max_in_flight(7);
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(subscriptions()
+                  .CreateSubscription(Context().get(), request, &created)
+                  .ok());
+  const std::string id = created.subscription().id();
+
+  v1::Subscription fields;
+  fields.set_max_in_flight(200);
+  v1::Subscription updated = Update(tenant, id, fields, {"max_in_flight"});
+  EXPECT_EQ(updated.max_in_flight(), 200);
+  EXPECT_EQ(updated.name(), "CRM sync");  // only the masked field changes
+  EXPECT_EQ(Get(tenant, id).max_in_flight(), 200);
+  EXPECT_EQ(LaneOf(id), "true,200");
+
+  // Another field: max_in_flight keeps its value, also when the message
+  // carries a different one.
+  fields.Clear();
+  fields.set_name("renamed");
+  fields.set_max_in_flight(5);
+  updated = Update(tenant, id, fields, {"name"});
+  EXPECT_EQ(updated.name(), "renamed");
+  EXPECT_EQ(updated.max_in_flight(), 200);
+  EXPECT_EQ(LaneOf(id), "true,200");
+
+  // Disabling keeps the cap; the lane mirrors both.
+  fields.Clear();
+  fields.set_enabled(false);
+  updated = Update(tenant, id, fields, {"enabled"});
+  EXPECT_EQ(updated.max_in_flight(), 200);
+  EXPECT_EQ(LaneOf(id), "false,200");
+
+  // 0 is the server default, as on create.
+  fields.Clear();
+  fields.set_max_in_flight(0);
+  updated = Update(tenant, id, fields, {"max_in_flight"});
+  EXPECT_EQ(updated.max_in_flight(), 64);
+  EXPECT_FALSE(updated.enabled());
+  EXPECT_EQ(Get(tenant, id).max_in_flight(), 64);
+  EXPECT_EQ(LaneOf(id), "false,64");
+}
+
+TEST_F(SubscriptionApiTest, OutOfRangeMaxInFlightIsRejectedAndChangesNothing) {
+  const std::string tenant = RandomTenant();
+  constexpr char kRule[] =
+      "subscription.max_in_flight: must be between 1 and 1000 (0 for the "
+      "server default of 64)";
+  for (int value : {-1, 1001, std::numeric_limits<int32_t>::min(),
+                    std::numeric_limits<int32_t>::max()}) {
+    v1::CreateSubscriptionRequest request = FullRequest(tenant);
+    request.mutable_subscription()->set_max_in_flight(value);
+    v1::CreateSubscriptionResponse response;
+    grpc::Status status =
+        subscriptions().CreateSubscription(Context().get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << value;
+    EXPECT_THAT(status.error_message(), StartsWith(kRule)) << value;
+  }
+  EXPECT_EQ(CountSubscriptions(tenant), 0);
+
+  const std::string id =
+      CreateSubscription(tenant, {"engagement_dispatched"}).subscription().id();
+  const std::string before = db().QueryValue(absl::StrCat(
+      "SELECT s::text FROM subscriptions s WHERE id = '", id, "'"));
+  for (int value : {-1, 1001}) {
+    v1::UpdateSubscriptionRequest update;
+    update.set_tenant_id(tenant);
+    update.mutable_subscription()->set_id(id);
+    update.mutable_subscription()->set_name("valid, but not applied");
+    update.mutable_subscription()->set_max_in_flight(value);
+    update.mutable_update_mask()->add_paths("name");
+    update.mutable_update_mask()->add_paths("max_in_flight");
+    v1::Subscription updated;
+    grpc::Status status =
+        subscriptions().UpdateSubscription(Context().get(), update, &updated);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << value;
+    EXPECT_THAT(status.error_message(), StartsWith(kRule)) << value;
+  }
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT s::text FROM subscriptions s WHERE id = '", id, "'")),
+            before);
+  EXPECT_EQ(LaneOf(id), "true,64");
+}
+
+// "Held" is not a delivery state: disabling and enabling a subscription
+// writes its row and its lane's, and no delivery row, whatever the backlog.
+TEST_F(SubscriptionApiTest, DisablingAndEnablingLeavesPendingDeliveriesAlone) {
+  const std::string tenant = RandomTenant();
+  const std::string id =
+      CreateSubscription(tenant, {"engagement_dispatched"}).subscription().id();
+  for (const char* engagement : {"eng_1", "eng_2", "eng_3"}) {
+    v1::PublishEventRequest publish;
+    publish.set_tenant_id(tenant);
+    *publish.mutable_event() = DispatchedEmailEvent(engagement);
+    v1::PublishEventResponse published;
+    grpc::Status status =
+        events().PublishEvent(Context().get(), publish, &published);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(published.deliveries_created(), 1);
+  }
+  // Each delivery's state and xmin: xmin changes whenever a row is written,
+  // so equal lists mean no row was touched.
+  const std::string rows_query = absl::StrCat(
+      "SELECT state || '/' || xmin::text FROM deliveries "
+      "WHERE subscription_id = '",
+      id, "' ORDER BY id");
+  const std::vector<std::string> before = db().Query(rows_query);
+  ASSERT_EQ(before.size(), 3u);
+  for (const std::string& row : before)
+    EXPECT_THAT(row, StartsWith("pending/"));
+  EXPECT_EQ(LaneOf(id), "true,64");
+
+  v1::Subscription fields;
+  fields.set_enabled(false);
+  EXPECT_FALSE(Update(tenant, id, fields, {"enabled"}).enabled());
+  EXPECT_EQ(db().Query(rows_query), before);
+  EXPECT_EQ(LaneOf(id), "false,64");
+
+  fields.set_enabled(true);
+  EXPECT_TRUE(Update(tenant, id, fields, {"enabled"}).enabled());
+  EXPECT_EQ(db().Query(rows_query), before);
+  EXPECT_EQ(LaneOf(id), "true,64");
 }
 
 TEST_F(SubscriptionApiTest, MissingIdsAreInvalidArguments) {

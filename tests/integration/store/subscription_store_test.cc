@@ -1,5 +1,8 @@
 #include <pqxx/pqxx>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/store/pg_pool.h"
@@ -22,7 +25,33 @@ SubscriptionRecord Record(const std::string& id, const std::string& secret) {
   r.event_types = {"inbound_engagement"};
   r.custom_headers_sealed = "k1:headers";
   r.signing_secret_sealed = secret;
+  r.max_in_flight = 64;
   return r;
+}
+
+SubscriptionUpdate Update(const std::string& id) {
+  SubscriptionUpdate u;
+  u.tenant_id = "t";
+  u.id = id;
+  return u;
+}
+
+// The lane row of subscription `id`: "enabled,max_in_flight" ("true,64").
+std::string Lane(const TestDatabase& db, const std::string& id) {
+  return db.QueryValue(absl::StrCat(
+      "SELECT enabled::text || ',' || max_in_flight FROM delivery_lanes "
+      "WHERE subscription_id = '",
+      id, "'"));
+}
+
+// Every delivery of subscription `id` as "state/xmin", by id: xmin changes
+// whenever a row is written, so equal strings mean no row was touched.
+std::vector<std::string> DeliveryRows(const TestDatabase& db,
+                                      const std::string& id) {
+  return db.Query(
+      absl::StrCat("SELECT state || '/' || xmin::text FROM deliveries "
+                   "WHERE subscription_id = '",
+                   id, "' ORDER BY id"));
 }
 
 // The store retries an operation once after a connection error; a create
@@ -46,6 +75,93 @@ TEST(PgSubscriptionStoreTest, RepeatingACreateReturnsTheStoredSubscription) {
   EXPECT_THAT(
       store->Create(Record("sub_1", "k1:secret-b"), absl::InfiniteFuture()),
       StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST(PgSubscriptionStoreTest, StoresMaxInFlightAndUpdatesItOnlyWhenSet) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get());
+  SubscriptionRecord record = Record("sub_1", "k1:secret");
+  record.max_in_flight = 5;
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord created,
+                                store->Create(record, absl::InfiniteFuture()));
+  EXPECT_EQ(created.max_in_flight, 5);
+  EXPECT_EQ(Lane(*db, "sub_1"), "true,5");
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      SubscriptionRecord got, store->Get("t", "sub_1", absl::InfiniteFuture()));
+  EXPECT_EQ(got.max_in_flight, 5);
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      std::vector<SubscriptionRecord> listed,
+      store->List("t", "", 10, absl::InfiniteFuture()));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].max_in_flight, 5);
+
+  // Another field: max_in_flight keeps its value.
+  SubscriptionUpdate rename = Update("sub_1");
+  rename.name = "renamed";
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord renamed,
+                                store->Update(rename, absl::InfiniteFuture()));
+  EXPECT_EQ(renamed.name, "renamed");
+  EXPECT_EQ(renamed.max_in_flight, 5);
+
+  SubscriptionUpdate cap = Update("sub_1");
+  cap.max_in_flight = 9;
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord capped,
+                                store->Update(cap, absl::InfiniteFuture()));
+  EXPECT_EQ(capped.max_in_flight, 9);
+  EXPECT_EQ(capped.name, "renamed");
+  EXPECT_EQ(capped.version, renamed.version + 1);
+  EXPECT_EQ(Lane(*db, "sub_1"), "true,9");
+}
+
+// Enabling and disabling is one subscription row and its lane: the pending
+// deliveries stay as they are ("held" is not a state; a disabled lane is
+// simply not leased).
+TEST(PgSubscriptionStoreTest, DisablingAndEnablingChangesTheLaneNotDeliveries) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get());
+  auto events = NewPgEventStore(pool.get());
+  ASSERT_THAT(
+      store->Create(Record("sub_1", "k1:secret"), absl::InfiniteFuture()),
+      IsOk());
+  for (int i = 0; i < 3; ++i) {
+    NewEvent event{.id = absl::StrCat("evt_", i),
+                   .type = "inbound_engagement",
+                   .idempotency_key = absl::StrCat("key-", i),
+                   .body = "{}",
+                   .occurred_at = absl::Now()};
+    WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+        PublishResult published,
+        events->Publish("t", event, absl::InfiniteFuture()));
+    ASSERT_EQ(published.deliveries_created, 1);
+  }
+  const std::vector<std::string> before = DeliveryRows(*db, "sub_1");
+  ASSERT_EQ(before.size(), 3u);
+  for (const std::string& row : before) {
+    EXPECT_THAT(row, ::testing::StartsWith("pending/"));
+  }
+
+  SubscriptionUpdate disable = Update("sub_1");
+  disable.enabled = false;
+  disable.disabled_reason = "test";
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord disabled,
+                                store->Update(disable, absl::InfiniteFuture()));
+  EXPECT_FALSE(disabled.enabled);
+  EXPECT_EQ(disabled.disabled_reason, "test");
+  EXPECT_EQ(Lane(*db, "sub_1"), "false,64");
+  EXPECT_EQ(DeliveryRows(*db, "sub_1"), before);
+
+  SubscriptionUpdate enable = Update("sub_1");
+  enable.enabled = true;
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord enabled,
+                                store->Update(enable, absl::InfiniteFuture()));
+  EXPECT_TRUE(enabled.enabled);
+  EXPECT_EQ(enabled.disabled_reason, "");
+  EXPECT_EQ(Lane(*db, "sub_1"), "true,64");
+  EXPECT_EQ(DeliveryRows(*db, "sub_1"), before);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 using ::webhooks::testing::IsOk;
+using ::webhooks::testing::IsOkAndHolds;
 using ::webhooks::testing::StatusIs;
 
 using Headers = std::map<std::string, std::string>;
@@ -509,6 +510,30 @@ TEST(ValidateCustomHeadersTest, NoRejectionMessageContainsAValue) {
                 AllOf(StartsWith(std::string(kHeadersField) + ": "),
                       Not(HasSubstr("Zq9")), Not(HasSubstr("secret")),
                       Not(HasSubstr("ZZZZ")), Not(HasSubstr("Secr3t"))));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// subscription.max_in_flight
+
+TEST(ResolveMaxInFlightTest, ZeroIsTheServerDefault) {
+  EXPECT_THAT(ResolveMaxInFlight(0, 64, 1000), IsOkAndHolds(64));
+}
+
+TEST(ResolveMaxInFlightTest, AcceptsOneToTheLimit) {
+  EXPECT_THAT(ResolveMaxInFlight(1, 64, 1000), IsOkAndHolds(1));
+  EXPECT_THAT(ResolveMaxInFlight(200, 64, 1000), IsOkAndHolds(200));
+  EXPECT_THAT(ResolveMaxInFlight(1000, 64, 1000), IsOkAndHolds(1000));
+}
+
+TEST(ResolveMaxInFlightTest, RejectsNegativeAndAboveTheLimitStatingTheRule) {
+  for (int value : {-1, 1001, std::numeric_limits<int>::min(),
+                    std::numeric_limits<int>::max()}) {
+    EXPECT_THAT(ResolveMaxInFlight(value, 64, 1000),
+                InvalidWith("subscription.max_in_flight",
+                            "must be between 1 and 1000 (0 for the server "
+                            "default of 64)"))
+        << value;
   }
 }
 

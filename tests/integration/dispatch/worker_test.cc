@@ -3,10 +3,11 @@
 // PostgreSQL database, delivering to a real HTTPS receiver on loopback. Tests
 // assert on what Postgres holds afterwards and on what the receiver saw.
 // Leasing and fencing are also checked directly against the store.
-#include "lib/delivery/worker.h"
+#include "lib/dispatch/worker.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pqxx/pqxx>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
@@ -44,13 +45,21 @@
 #include "lib/store/delivery_notifier.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/tls_receiver.h"
 
-namespace webhooks::delivery {
+namespace webhooks::dispatch {
+
 namespace {
 
+using ::webhooks::delivery::AddressPolicy;
+using ::webhooks::delivery::CurlTransportOptions;
+using ::webhooks::delivery::HttpRequest;
+using ::webhooks::delivery::HttpResult;
+using ::webhooks::delivery::HttpTransport;
+using ::webhooks::delivery::NewCurlHttpTransport;
 using ::testing::Ge;
 using ::testing::HasSubstr;
 using ::testing::Le;
@@ -205,7 +214,9 @@ class WorkerTest : public ::testing::Test {
     ASSERT_NE(shared_->sealer, nullptr) << "suite set-up failed";
     // Every test starts from empty tables: a worker leases any due delivery,
     // whichever test made it.
-    db().Query("TRUNCATE delivery_attempts, deliveries, events, subscriptions");
+    db().Query(
+        "TRUNCATE delivery_attempts, deliveries, events, delivery_lanes, "
+        "subscriptions");
     tenant_ = testing::RandomTenant();
     absl::StatusOr<std::unique_ptr<TlsReceiver>> receiver =
         TlsReceiver::Create();
@@ -222,6 +233,7 @@ class WorkerTest : public ::testing::Test {
   }
 
   static testing::TestDatabase& db() { return *shared_->db; }
+  static store::PgPool& pool() { return *shared_->pool; }
   static store::DeliveryStore& deliveries() { return *shared_->deliveries; }
   static store::SubscriptionStore& subscriptions() {
     return *shared_->subscriptions;
@@ -231,12 +243,13 @@ class WorkerTest : public ::testing::Test {
   // asks for them.
   static WorkerOptions FastOptions() {
     WorkerOptions options;
-    options.name = "worker-test";
-    options.poll_interval = absl::Milliseconds(50);
-    options.lease_duration = absl::Seconds(20);
+    options.dispatch.owner = "worker-test";
+    options.dispatch.lease.poll_interval = absl::Milliseconds(50);
+    options.dispatch.lease_duration = absl::Seconds(20);
+    options.dispatch.retry.initial = absl::Hours(1);
+    options.dispatch.seed = 42;
     options.db_timeout = absl::Seconds(5);
     options.stats_interval = absl::Seconds(1);
-    options.retry.initial = absl::Hours(1);
     return options;
   }
 
@@ -264,26 +277,30 @@ class WorkerTest : public ::testing::Test {
   }
 
   void StartWorker(WorkerOptions options,
-                   std::unique_ptr<HttpTransport> transport) {
+                   std::unique_ptr<HttpTransport> transport,
+                   store::DeliveryStore* store = nullptr,
+                   common::Clock* clock = common::Clock::Real()) {
+    if (store == nullptr) store = shared_->deliveries.get();
     transport_ = std::move(transport);
     notifier_ = std::make_unique<store::DeliveryNotifier>(db().url());
     registry_ = std::make_unique<prometheus::Registry>();
     metrics_ = std::make_unique<metrics::WorkerMetrics>(*registry_);
     worker_ = std::make_unique<Worker>(
-        std::move(options), WorkerDeps{.store = shared_->deliveries.get(),
+        std::move(options), WorkerDeps{.store = store,
+                                       .stats_store = shared_->deliveries.get(),
                                        .notifier = notifier_.get(),
                                        .transport = transport_.get(),
                                        .sealer = shared_->sealer.get(),
-                                       .clock = common::Clock::Real(),
-                                       .metrics = metrics_.get(),
-                                       .seed = 42});
+                                       .clock = clock,
+                                       .metrics = metrics_.get()});
     worker_->Start();
   }
 
   // A subscription of this test's tenant, its secrets sealed as the API
   // seals them.
   Subscription CreateSubscription(const std::string& url,
-                                  const domain::HeaderMap& headers = {}) {
+                                  const domain::HeaderMap& headers = {},
+                                  int max_in_flight = 64) {
     Subscription subscription;
     subscription.id =
         common::NewId(common::kSubscriptionIdPrefix, absl::Now(), rng_);
@@ -296,6 +313,7 @@ class WorkerTest : public ::testing::Test {
     record.name = "worker test";
     record.target_url = url;
     record.event_types = {kEventType};
+    record.max_in_flight = max_in_flight;
     record.custom_headers_sealed =
         shared_->sealer
             ->Seal(domain::EncodeHeaders(headers),
@@ -528,10 +546,10 @@ TEST_F(WorkerTest, RetriesAfterServerErrorWithBackoff) {
     return ReceiverResponse{.status = served.fetch_add(1) == 0 ? 500 : 200};
   });
   WorkerOptions options = FastOptions();
-  options.poll_interval = absl::Milliseconds(20);
-  options.retry.initial = absl::Milliseconds(300);
-  options.retry.jitter = 0.2;
-  const absl::Duration initial = options.retry.initial;
+  options.dispatch.lease.poll_interval = absl::Milliseconds(20);
+  options.dispatch.retry.initial = absl::Milliseconds(300);
+  options.dispatch.retry.jitter = 0.2;
+  const absl::Duration initial = options.dispatch.retry.initial;
   StartWorker(options);
   const std::string event_id = Publish();
 
@@ -615,9 +633,12 @@ TEST_F(WorkerTest, GoneFailsAtOnceDisablesAndHoldsTheRest) {
                   "SELECT disabled_reason FROM subscriptions WHERE id = '",
                   subscription.id, "'")),
               HasSubstr("410"));
+  // Held: still pending, and no lease takes it while the subscription is
+  // disabled.
   const DeliveryRow held = GetDelivery(later);
-  EXPECT_EQ(held.state, "held");
+  EXPECT_EQ(held.state, "pending");
   EXPECT_EQ(held.attempts, 0);
+  EXPECT_FALSE(held.leased);
   EXPECT_EQ(receiver_->request_count(), 1u);
   EXPECT_EQ(metrics_->failed.Value(), 1);
 
@@ -632,11 +653,14 @@ TEST_F(WorkerTest, GoneFailsAtOnceDisablesAndHoldsTheRest) {
   ASSERT_THAT(enabled, IsOk());
   EXPECT_TRUE(enabled->enabled);
   EXPECT_EQ(enabled->disabled_reason, "");
-  EXPECT_EQ(GetDelivery(later).state, "pending");
   // Its scheduled retry comes due.
+  // (As a retry's time comes: its lane knows when that is.)
   db().Query(absl::StrCat(
       "UPDATE deliveries SET next_attempt_at = now() WHERE event_id = '", later,
       "' RETURNING 1"));
+  db().Query(absl::StrCat(
+      "UPDATE delivery_lanes SET next_due_at = now() WHERE subscription_id = '",
+      subscription.id, "' RETURNING 1"));
   ASSERT_TRUE(AwaitState(later, "delivered"));
   ASSERT_EQ(receiver_->request_count(), 2u);
   EXPECT_EQ(receiver_->requests()[1].Header("webhook-id"), later);
@@ -697,7 +721,7 @@ TEST_F(WorkerTest, RetryAfterLongerThanBackoffIsHonoured) {
   CreateSubscription(receiver_->url("/hooks/a"));
   receiver_->RespondWith({.status = 503, .headers = {{"Retry-After", "3600"}}});
   WorkerOptions options = FastOptions();
-  options.retry.initial = absl::Seconds(1);
+  options.dispatch.retry.initial = absl::Seconds(1);
   StartWorker(options);
   const std::string event_id = Publish();
 
@@ -760,7 +784,7 @@ TEST_F(WorkerTest, BlockedAddressIsNeverContacted) {
 }
 
 TEST_F(WorkerTest, PerSubscriptionCapBoundsConcurrentRequests) {
-  CreateSubscription(receiver_->url("/hooks/a"));
+  CreateSubscription(receiver_->url("/hooks/a"), {}, /*max_in_flight=*/2);
   std::atomic<int> current{0};
   std::atomic<int> peak{0};
   receiver_->SetResponder([&current, &peak](const ReceivedRequest&) {
@@ -775,8 +799,7 @@ TEST_F(WorkerTest, PerSubscriptionCapBoundsConcurrentRequests) {
     return ReceiverResponse{};
   });
   WorkerOptions options = FastOptions();
-  options.max_in_flight_per_subscription = 2;
-  options.poll_interval = absl::Milliseconds(20);
+  options.dispatch.lease.poll_interval = absl::Milliseconds(20);
   StartWorker(options);
   const std::vector<std::string> ids = PublishBatch(10);
 
@@ -793,11 +816,11 @@ TEST_F(WorkerTest, PerSubscriptionCapBoundsConcurrentRequests) {
     EXPECT_EQ(request.Header("webhook-attempt"), "1");
   }
   EXPECT_EQ(delivered, std::set<std::string>(ids.begin(), ids.end()));
-  // Handing back what was leased beyond the cap is not an attempt.
   EXPECT_EQ(db().Count("SELECT count(*) FROM deliveries WHERE attempts = 1"),
             10);
   EXPECT_EQ(db().Count("SELECT count(*) FROM delivery_attempts"), 10);
-  EXPECT_GT(metrics_->releases.Value(), 0);
+  // The cap is the lease's: nothing was leased beyond it to hand back.
+  EXPECT_EQ(metrics_->releases.Value(), 0);
 }
 
 TEST_F(WorkerTest, ShutdownLetsInFlightRequestsFinishWithinGrace) {
@@ -846,86 +869,6 @@ TEST_F(WorkerTest, ShutdownWithoutGraceReleasesInFlightDeliveries) {
   EXPECT_EQ(metrics_->delivered.Value(), 0);
 }
 
-store::DeliveryOutcome Delivered(const store::LeasedDelivery& d,
-                                 int64_t lease_token) {
-  store::DeliveryOutcome outcome;
-  outcome.delivery_id = d.id;
-  outcome.lease_token = lease_token;
-  outcome.state = store::DeliveryOutcome::State::kDelivered;
-  outcome.attempt = d.attempt;
-  outcome.started_at = absl::Now();
-  outcome.duration = absl::Milliseconds(12);
-  outcome.http_status = 200;
-  outcome.error_class = "success";
-  outcome.response_excerpt = "ok";
-  return outcome;
-}
-
-TEST_F(WorkerTest, WritesAreFencedByTheLeaseToken) {
-  CreateSubscription(receiver_->url("/hooks/a"));
-  const std::string event_id = Publish();
-  const absl::Time deadline = absl::Now() + kWait;
-
-  absl::StatusOr<std::vector<store::LeasedDelivery>> first =
-      deliveries().Lease({.owner = "first",
-                          .limit = 10,
-                          .lease_duration = absl::Milliseconds(1),
-                          .exclude_subscriptions = {}},
-                         deadline);
-  ASSERT_THAT(first, IsOk());
-  ASSERT_THAT(*first, SizeIs(1));
-  EXPECT_EQ((*first)[0].event_id, event_id);
-  EXPECT_EQ((*first)[0].attempt, 1);
-  ASSERT_NE((*first)[0].body, nullptr);
-  EXPECT_EQ(*(*first)[0].body, Body(event_id));
-
-  // Once the first lease has expired, another worker may lease it again.
-  std::vector<store::LeasedDelivery> second;
-  ASSERT_TRUE(Eventually([&] {
-    absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
-        deliveries().Lease({.owner = "second",
-                            .limit = 10,
-                            .lease_duration = absl::Seconds(60),
-                            .exclude_subscriptions = {}},
-                           deadline);
-    EXPECT_THAT(leased, IsOk());
-    if (!leased.ok() || leased->empty()) return false;
-    second = *std::move(leased);
-    return true;
-  }));
-  ASSERT_THAT(second, SizeIs(1));
-  ASSERT_EQ(second[0].id, (*first)[0].id);
-  EXPECT_GT(second[0].lease_token, (*first)[0].lease_token);
-  const DeliveryRow before = GetDelivery(event_id);
-
-  // The first worker's outcome arrives late: ignored.
-  EXPECT_THAT(deliveries().Complete(
-                  {Delivered((*first)[0], (*first)[0].lease_token)}, deadline),
-              IsOkAndHolds(0));
-  EXPECT_THAT(deliveries().Release({{(*first)[0].id, (*first)[0].lease_token}},
-                                   deadline),
-              IsOkAndHolds(0));
-  const DeliveryRow unchanged = GetDelivery(event_id);
-  EXPECT_EQ(unchanged.state, "pending");
-  EXPECT_EQ(unchanged.attempts, 0);
-  EXPECT_EQ(unchanged.lease_owner, "second");
-  EXPECT_EQ(unchanged.lease_token, second[0].lease_token);
-  EXPECT_EQ(unchanged.next_attempt_at, before.next_attempt_at);
-  EXPECT_TRUE(unchanged.leased);
-  EXPECT_THAT(Attempts(event_id), SizeIs(0));
-
-  // The current lease holder's outcome applies.
-  EXPECT_THAT(deliveries().Complete(
-                  {Delivered(second[0], second[0].lease_token)}, deadline),
-              IsOkAndHolds(1));
-  const DeliveryRow done = GetDelivery(event_id);
-  EXPECT_EQ(done.state, "delivered");
-  EXPECT_EQ(done.attempts, 1);
-  EXPECT_EQ(done.last_status, "200");
-  EXPECT_FALSE(done.leased);
-  EXPECT_THAT(Attempts(event_id), SizeIs(1));
-}
-
 // Records what the worker asks to send and answers 200 at once. (The test
 // receiver cannot show this: cpp-httplib drops empty-valued headers.)
 class CapturingTransport final : public HttpTransport {
@@ -969,142 +912,196 @@ TEST_F(WorkerTest, SendsCustomHeadersWithEmptyValues) {
               ::testing::IsSupersetOf({"X-Empty;", "X-Full: v"}));
 }
 
-// A batch written twice (a retry after its answer was lost) counts each
-// attempt once: a retry outcome leaves the row pending with the same lease
-// token, so the token alone cannot tell the repeat apart.
-TEST_F(WorkerTest, WritingTheSameOutcomesTwiceCountsEachAttemptOnce) {
-  CreateSubscription(receiver_->url("/hooks/a"));
-  const std::string event_id = Publish();
-  const absl::Time deadline = absl::Now() + kWait;
-  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
-      deliveries().Lease({.owner = "w",
-                          .limit = 10,
-                          .lease_duration = absl::Seconds(60),
-                          .exclude_subscriptions = {}},
-                         deadline);
-  ASSERT_THAT(leased, IsOk());
-  ASSERT_THAT(*leased, SizeIs(1));
-  store::DeliveryOutcome retry =
-      Delivered((*leased)[0], (*leased)[0].lease_token);
-  retry.state = store::DeliveryOutcome::State::kRetry;
-  retry.next_attempt_at = absl::Now() + absl::Hours(1);
-  retry.http_status = 500;
-  retry.error_class = "http_5xx";
-  EXPECT_THAT(deliveries().Complete({retry}, deadline), IsOkAndHolds(1));
-  EXPECT_THAT(deliveries().Complete({retry}, deadline), IsOkAndHolds(0));
-  const DeliveryRow row = GetDelivery(event_id);
-  EXPECT_EQ(row.state, "pending");
-  EXPECT_EQ(row.attempts, 1);
-  EXPECT_THAT(Attempts(event_id), SizeIs(1));
+// Counts requests in flight at the receiver, and the most seen at once.
+class ConcurrencyProbe {
+ public:
+  ReceiverResponse Handle(absl::Duration delay) {
+    const int now_in_flight = current_.fetch_add(1) + 1;
+    int seen = peak_.load();
+    while (now_in_flight > seen &&
+           !peak_.compare_exchange_weak(seen, now_in_flight)) {
+    }
+    absl::SleepFor(delay);  // the endpoint is slow: requests overlap
+    current_.fetch_sub(1);
+    return ReceiverResponse{};
+  }
+  int peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<int> current_{0};
+  std::atomic<int> peak_{0};
+};
+
+// The cap is the subscription's, held in the database: two workers together
+// never send more than max_in_flight to its endpoint.
+TEST_F(WorkerTest, TwoWorkersTogetherNeverExceedTheSubscriptionsCap) {
+  CreateSubscription(receiver_->url("/hooks/a"), {}, /*max_in_flight=*/3);
+  ConcurrencyProbe probe;
+  receiver_->SetResponder([&probe](const ReceivedRequest&) {
+    return probe.Handle(absl::Milliseconds(50));
+  });
+  const std::vector<std::string> ids = PublishBatch(40);
+  // Neither worker alone may send more than 2 at once, so reaching the cap of
+  // 3 takes both, and going past it would take both ignoring it.
+  WorkerOptions options = FastOptions();
+  options.dispatch.lease.max_in_flight = 2;
+  StartWorker(options);
+  // A second worker with its own pool, transport and name.
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool2 =
+      store::PgPool::Create({.database_url = db().url(), .size = 4});
+  ASSERT_THAT(pool2, IsOk());
+  std::unique_ptr<store::DeliveryStore> store2 =
+      store::NewPgDeliveryStore(pool2->get());
+  absl::StatusOr<std::unique_ptr<HttpTransport>> transport2 =
+      NewCurlHttpTransport(TransportOptions());
+  ASSERT_THAT(transport2, IsOk());
+  prometheus::Registry registry2;
+  metrics::WorkerMetrics metrics2(registry2);
+  WorkerOptions options2 = options;
+  options2.dispatch.owner = "worker-test-2";
+  Worker second(options2, {.store = store2.get(),
+                           .transport = transport2->get(),
+                           .sealer = shared_->sealer.get(),
+                           .clock = common::Clock::Real(),
+                           .metrics = &metrics2});
+  second.Start();
+
+  ASSERT_TRUE(Eventually([] {
+    return db().Count(
+               "SELECT count(*) FROM deliveries WHERE state = 'delivered'") ==
+           40;
+  }));
+  second.Shutdown(absl::Seconds(5));
+  EXPECT_LE(probe.peak(), 3);
+  EXPECT_EQ(probe.peak(), 3) << "the workers never overlapped: nothing tested";
+  // Nothing was leased only to be handed back.
+  EXPECT_EQ(metrics_->delivered.Value() + metrics2.delivered.Value(), 40);
+  EXPECT_EQ(metrics_->releases.Value() + metrics2.releases.Value(), 0);
+  EXPECT_EQ(db().Count("SELECT count(*) FROM delivery_attempts"), 40);
 }
 
-store::SubscriptionUpdate Enable(const std::string& tenant,
-                                 const std::string& id, bool enabled) {
-  store::SubscriptionUpdate update;
-  update.tenant_id = tenant;
-  update.id = id;
-  update.enabled = enabled;
-  update.disabled_reason = "paused by an operator";
-  return update;
-}
+// An outcome whose write cannot go through (its 410 must disable a
+// subscription whose row another session keeps locked) is isolated by
+// splitting the batch: every other outcome is written, and it is written as
+// an internal failure of its attempt, so the attempt still counts.
+TEST_F(WorkerTest, UnwritableOutcomeIsIsolatedAndCountedWhileTheRestIsWritten) {
+  const Subscription gone = CreateSubscription(receiver_->url("/gone"));
+  const Subscription fine = CreateSubscription(receiver_->url("/fine"));
+  receiver_->SetResponder([](const ReceivedRequest& request) {
+    // Slow enough that the outcomes of both land in one batch.
+    absl::SleepFor(absl::Milliseconds(20));
+    if (request.path == "/gone") return ReceiverResponse{.status = 410};
+    return ReceiverResponse{};
+  });
+  // Another session holds the subscription row that the 410 must update.
+  pqxx::connection locker(db().url());
+  pqxx::work hold(locker);
+  hold.exec("SELECT 1 FROM subscriptions WHERE id = '" + gone.id +
+            "' FOR UPDATE");
+  std::unique_ptr<store::DeliveryStore> impatient = store::NewPgDeliveryStore(
+      &pool(), {.lock_timeout = absl::Milliseconds(200)});
+  WorkerOptions options = FastOptions();
+  options.dispatch.write.initial_backoff = absl::Milliseconds(20);
+  options.dispatch.write.max_backoff = absl::Milliseconds(100);
+  const std::vector<std::string> ids = PublishBatch(6);  // to both
+  StartWorker(options, NewCurlHttpTransport(TransportOptions()).value(),
+              impatient.get());
 
-store::LeaseRequest LeaseAll(absl::Duration lease_duration) {
-  store::LeaseRequest request;
-  request.owner = "store-test";
-  request.limit = 100;
-  request.lease_duration = lease_duration;
-  return request;
-}
-
-// A worker hands back what it leased but did not try (shutdown, per
-// subscription cap). When the subscription was disabled meanwhile, the
-// delivery is held; it must still be handed back, so that it is due at once,
-// with no stale lease, when the subscription is enabled again.
-TEST_F(WorkerTest, ReleaseHandsBackADeliveryHeldMeanwhile) {
-  const Subscription subscription =
-      CreateSubscription(receiver_->url("/hooks/a"));
-  const std::string event_id = Publish();
-  const absl::Time deadline = absl::Now() + kWait;
-  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
-      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
-  ASSERT_THAT(leased, IsOk());
-  ASSERT_THAT(*leased, SizeIs(1));
-  const store::LeasedDelivery& d = (*leased)[0];
-
-  ASSERT_THAT(
-      subscriptions().Update(Enable(tenant_, subscription.id, false), deadline),
-      IsOk());
-  EXPECT_EQ(GetDelivery(event_id).state, "held");
-  EXPECT_THAT(deliveries().Release({{d.id, d.lease_token}}, deadline),
-              IsOkAndHolds(1));
-  const DeliveryRow released = GetDelivery(event_id);
-  EXPECT_EQ(released.state, "held");
-  EXPECT_EQ(released.attempts, 0);
-  EXPECT_FALSE(released.leased);
-  EXPECT_EQ(released.lease_owner, "");
-  EXPECT_LE(released.next_attempt_at, released.db_now);
-
-  ASSERT_THAT(
-      subscriptions().Update(Enable(tenant_, subscription.id, true), deadline),
-      IsOk());
-  EXPECT_EQ(GetDelivery(event_id).state, "pending");
-  absl::StatusOr<std::vector<store::LeasedDelivery>> again =
-      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
-  ASSERT_THAT(again, IsOk());
-  ASSERT_THAT(*again, SizeIs(1));
-  EXPECT_EQ((*again)[0].id, d.id);
-  EXPECT_EQ((*again)[0].attempt, 1);
-}
-
-// Outcomes are written in batches: a retry written in the same batch as a
-// 410 of its subscription is held like every other delivery of it, not left
-// pending (and counted as due) while the subscription is disabled.
-TEST_F(WorkerTest, RetryInTheSameBatchAsAGoneIsHeld) {
-  const Subscription subscription =
-      CreateSubscription(receiver_->url("/hooks/a"));
-  PublishBatch(3);
-  const absl::Time deadline = absl::Now() + kWait;
-  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
-      deliveries().Lease(LeaseAll(absl::Seconds(60)), deadline);
-  ASSERT_THAT(leased, IsOk());
-  ASSERT_THAT(*leased, SizeIs(3));
-  const store::LeasedDelivery& gone = (*leased)[0];
-  const store::LeasedDelivery& retry = (*leased)[1];
-  const store::LeasedDelivery& untried = (*leased)[2];
-
-  store::DeliveryOutcome gone_outcome = Delivered(gone, gone.lease_token);
-  gone_outcome.state = store::DeliveryOutcome::State::kFailed;
-  gone_outcome.http_status = 410;
-  gone_outcome.error_class = "http_410";
-  gone_outcome.disable_subscription = true;
-  gone_outcome.disable_reason = "endpoint answered 410 Gone";
-  store::DeliveryOutcome retry_outcome = Delivered(retry, retry.lease_token);
-  retry_outcome.state = store::DeliveryOutcome::State::kRetry;
-  retry_outcome.next_attempt_at = absl::Now() + absl::Seconds(5);
-  retry_outcome.http_status = 503;
-  retry_outcome.error_class = "http_5xx";
-  EXPECT_THAT(deliveries().Complete({gone_outcome, retry_outcome}, deadline),
-              IsOkAndHolds(2));
-  EXPECT_THAT(
-      deliveries().Release({{untried.id, untried.lease_token}}, deadline),
-      IsOkAndHolds(1));
-
-  EXPECT_EQ(GetDelivery(gone.event_id).state, "failed");
-  EXPECT_EQ(db().QueryValue(
-                absl::StrCat("SELECT enabled FROM subscriptions WHERE id = '",
-                             subscription.id, "'")),
-            "f");
-  const DeliveryRow retried = GetDelivery(retry.event_id);
-  EXPECT_EQ(retried.state, "held");
-  EXPECT_EQ(retried.attempts, 1);
-  EXPECT_EQ(retried.last_status, "503");
-  const DeliveryRow handed_back = GetDelivery(untried.event_id);
-  EXPECT_EQ(handed_back.state, "held");
-  EXPECT_EQ(handed_back.attempts, 0);
-  EXPECT_EQ(db().Count("SELECT count(*) FROM deliveries WHERE state = "
-                       "'pending'"),
+  ASSERT_TRUE(Eventually([&] {
+    return db().Count(absl::StrCat(
+               "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+               fine.id, "' AND state = 'delivered'")) == 6;
+  }));
+  ASSERT_TRUE(Eventually([&] {
+    return db().Count(absl::StrCat(
+               "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+               gone.id, "' AND attempts = 1")) == 6;
+  }));
+  hold.abort();
+  // Each 410 outcome was written as an internal failure: the attempt counts,
+  // the delivery waits for its next attempt, and nothing could disable.
+  EXPECT_EQ(db().Count(absl::StrCat(
+                "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+                gone.id,
+                "' AND state = 'pending' AND last_error_class = 'internal' "
+                "AND leased_until IS NULL")),
+            6);
+  EXPECT_EQ(db().Count(absl::StrCat(
+                "SELECT count(*) FROM delivery_attempts a JOIN deliveries d "
+                "ON d.id = a.delivery_id WHERE d.subscription_id = '",
+                gone.id, "' AND a.error_class = 'internal'")),
+            6);
+  EXPECT_EQ(metrics_->outcomes_replaced.Value(), 6);
+  EXPECT_EQ(metrics_->delivered.Value(), 6);
+  EXPECT_GT(metrics_->outcome_write_failures.Value(), 0);
+  // Lanes free every slot they took.
+  EXPECT_EQ(db().Count("SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes"),
             0);
 }
 
+// A store whose Lease blocks until released: a wedged lease loop.
+class BlockingStore : public store::DeliveryStore {
+ public:
+  explicit BlockingStore(store::DeliveryStore* inner) : inner_(*inner) {}
+  absl::StatusOr<std::vector<store::LeasedDelivery>> Lease(
+      const store::LeaseRequest& request, absl::Time deadline) override {
+    absl::MutexLock lock(&mu_);
+    entered_ = true;
+    mu_.Await(absl::Condition(
+        +[](bool* blocked) { return !*blocked; }, &blocked_));
+    return inner_.Lease(request, deadline);
+  }
+  absl::StatusOr<std::vector<int64_t>> Complete(
+      const std::vector<store::DeliveryOutcome>& outcomes,
+      absl::Time deadline) override {
+    return inner_.Complete(outcomes, deadline);
+  }
+  absl::StatusOr<int> Release(const std::vector<store::LeaseRelease>& r,
+                              absl::Time deadline) override {
+    return inner_.Release(r, deadline);
+  }
+  absl::StatusOr<store::QueueStats> Stats(absl::Time deadline) override {
+    return inner_.Stats(deadline);
+  }
+  void Block() {
+    absl::MutexLock lock(&mu_);
+    blocked_ = true;
+    entered_ = false;
+  }
+  bool AwaitEntered(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&entered_), timeout);
+  }
+  void Unblock() {
+    absl::MutexLock lock(&mu_);
+    blocked_ = false;
+  }
+
+ private:
+  store::DeliveryStore& inner_;
+  absl::Mutex mu_;
+  bool blocked_ = false;
+  bool entered_ = false;
+};
+
+TEST_F(WorkerTest, HealthFailsWhileTheLeaseLoopIsWedged) {
+  BlockingStore store(shared_->deliveries.get());
+  testing::FakeClock clock(absl::Now());
+  WorkerOptions options = FastOptions();
+  store.Block();
+  StartWorker(options, NewCurlHttpTransport(TransportOptions()).value(),
+              &store, &clock);
+  ASSERT_TRUE(store.AwaitEntered(kWait));
+  EXPECT_THAT(worker_->Alive(), IsOk());
+  // Three poll intervals and a database timeout pass inside one lease call.
+  clock.AdvanceTime(3 * options.dispatch.lease.poll_interval +
+                    options.db_timeout + absl::Milliseconds(1));
+  EXPECT_EQ(worker_->Alive().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(worker_->Ready().code(), absl::StatusCode::kUnavailable);
+  store.Unblock();
+  EXPECT_TRUE(Eventually([this] { return worker_->Alive().ok(); }));
+  worker_.reset();  // before the store and clock it uses
+}
+
 }  // namespace
-}  // namespace webhooks::delivery
+}  // namespace webhooks::dispatch

@@ -1,0 +1,62 @@
+#include "lib/dispatch/lease_planner.h"
+
+#include <algorithm>
+#include <cstddef>
+
+#include "absl/time/time.h"
+
+namespace webhooks::dispatch {
+namespace {
+
+constexpr absl::Duration kInitialErrorBackoff = absl::Milliseconds(100);
+
+}  // namespace
+
+LeasePlanner::LeasePlanner(LeasePlannerOptions options) : options_(options) {}
+
+bool LeasePlanner::HasRoom(int in_flight, size_t pending_writes) const {
+  const int free = options_.max_in_flight - in_flight;
+  if (free <= 0) return false;
+  // Under load, wait until a worthwhile share of a batch is free: leasing one
+  // row per freed slot would be a query per delivery.
+  const int min_lease =
+      std::max(1, std::min(options_.lease_batch, options_.max_in_flight) / 2);
+  if (in_flight > 0 && free < min_lease) return false;
+  return pending_writes < options_.max_pending_writes;
+}
+
+int LeasePlanner::LeaseSize(absl::Time now, int in_flight,
+                            size_t pending_writes) const {
+  if (!HasRoom(in_flight, pending_writes)) return 0;
+  if (now < backoff_until_) return 0;
+  if (!hint_ && now < next_poll_) return 0;
+  return std::min(options_.max_in_flight - in_flight, options_.lease_batch);
+}
+
+absl::Time LeasePlanner::NextCheck(absl::Time now, int in_flight,
+                                   size_t pending_writes) const {
+  if (!HasRoom(in_flight, pending_writes)) return absl::InfiniteFuture();
+  const absl::Time due =
+      std::max(backoff_until_, hint_ ? absl::InfinitePast() : next_poll_);
+  return std::max(due, now);
+}
+
+void LeasePlanner::OnLeased(absl::Time now, int requested, int received) {
+  hint_ = received >= requested;
+  next_poll_ = now + options_.poll_interval;
+  backoff_until_ = absl::InfinitePast();
+  error_backoff_ = absl::ZeroDuration();
+}
+
+void LeasePlanner::OnLeaseFailed(absl::Time now) {
+  error_backoff_ = error_backoff_ == absl::ZeroDuration() ? kInitialErrorBackoff
+                                                          : error_backoff_ * 2;
+  error_backoff_ = std::min(error_backoff_, options_.max_error_backoff);
+  backoff_until_ = now + error_backoff_;
+  // What was due is still due: try again as soon as the backoff ends.
+  hint_ = true;
+}
+
+void LeasePlanner::Hint() { hint_ = true; }
+
+}  // namespace webhooks::dispatch

@@ -1,0 +1,270 @@
+#include "lib/dispatch/worker.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lib/common/log.h"
+
+namespace webhooks::dispatch {
+namespace {
+
+constexpr absl::Duration kMinWriteWindow = absl::Seconds(1);
+
+// Real time to wait for a clock-time deadline, never negative, never longer
+// than `cap` (so that heartbeats stay fresh and a stopped clock cannot hang a
+// thread).
+absl::Duration WaitFor(absl::Time deadline, absl::Time now,
+                       absl::Duration cap) {
+  return std::clamp(deadline - now, absl::ZeroDuration(), cap);
+}
+
+absl::Status Invalid(absl::string_view flag, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", rule));
+}
+
+}  // namespace
+
+absl::Status ValidateWorkerOptions(const WorkerOptions& options,
+                                   absl::Duration request_timeout) {
+  const DispatcherOptions& d = options.dispatch;
+  if (d.lease.max_in_flight < 1 || d.lease.max_in_flight > 100000)
+    return Invalid("concurrency", "must be between 1 and 100000");
+  if (d.lease.lease_batch < 1 || d.lease.lease_batch > 10000)
+    return Invalid("lease_batch", "must be between 1 and 10000");
+  if (d.lease.poll_interval < absl::Milliseconds(10) ||
+      d.lease.poll_interval > absl::Minutes(10))
+    return Invalid("poll_interval", "must be between 10ms and 10m");
+  if (d.write.max_batch < 1 || d.write.max_batch > 10000)
+    return Invalid("write_batch", "must be between 1 and 10000");
+  if (request_timeout <= absl::ZeroDuration())
+    return Invalid("request_timeout", "must be positive");
+  if (d.lease_duration <= request_timeout)
+    return Invalid("lease_duration", "must be longer than --request_timeout");
+  if (options.db_timeout < absl::Milliseconds(100))
+    return Invalid("db_timeout", "must be at least 100ms");
+  if (options.stats_interval < absl::Milliseconds(100))
+    return Invalid("stats_interval", "must be at least 100ms");
+  return domain::ValidateRetryPolicy(d.retry);
+}
+
+Worker::Worker(WorkerOptions options, WorkerDeps deps)
+    : options_(std::move(options)),
+      deps_(deps),
+      dispatcher_(options_.dispatch, deps.sealer, deps.metrics) {
+  absl::MutexLock lock(&mu_);
+  heartbeat_ = deps_.clock->Now();
+}
+
+Worker::~Worker() {
+  if (started_ && !shut_down_) Shutdown(absl::ZeroDuration());
+}
+
+void Worker::Start() {
+  started_ = true;
+  writer_ = std::thread([this] { WriteLoop(); });
+  if (deps_.notifier != nullptr)
+    listener_ = std::thread([this] { ListenLoop(); });
+  if (deps_.stats_store != nullptr)
+    stats_ = std::thread([this] { StatsLoop(); });
+  leaser_ = std::thread([this] { LeaseLoop(); });
+}
+
+void Worker::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  const absl::Time start = deps_.clock->Now();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    dispatcher_.BeginShutdown();
+    ++changes_;
+  }
+  if (leaser_.joinable()) leaser_.join();
+  if (listener_.joinable()) listener_.join();
+  if (stats_.joinable()) stats_.join();
+  // In-flight requests finish or come back as kAborted (released).
+  deps_.transport->Shutdown(start + grace * 0.8);
+  {
+    absl::MutexLock lock(&mu_);
+    writer_stopping_ = true;
+    // What the transport handed back (releases) gets a moment to be written
+    // even when the grace is used up or zero.
+    write_deadline_ =
+        std::max(start + grace, deps_.clock->Now() + kMinWriteWindow);
+    ++changes_;
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+absl::Status Worker::AliveLocked() const {
+  const absl::Duration limit =
+      3 * options_.dispatch.lease.poll_interval + options_.db_timeout;
+  if (deps_.clock->Now() - heartbeat_ > limit) {
+    return absl::UnavailableError("lease loop stalled");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Alive() const {
+  absl::MutexLock lock(&mu_);
+  return AliveLocked();
+}
+
+absl::Status Worker::Ready() const {
+  absl::MutexLock lock(&mu_);
+  if (!database_ok_) return absl::UnavailableError("database unreachable");
+  return AliveLocked();
+}
+
+// The Dispatcher counts failed leases and writes in webhooks_db_errors_total;
+// this keeps readiness and the log.
+void Worker::RecordDatabase(const absl::Status& status) {
+  if (!status.ok()) common::LogWarning("database: ", status.ToString());
+  absl::MutexLock lock(&mu_);
+  database_ok_ = status.ok();
+}
+
+void Worker::WaitLocked(uint64_t seen, absl::Time deadline,
+                        const bool* stopping) {
+  const absl::Duration timeout = WaitFor(deadline, deps_.clock->Now(),
+                                         options_.dispatch.lease.poll_interval);
+  if (timeout <= absl::ZeroDuration()) return;
+  auto changed = [this, seen, stopping]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return *stopping || changes_ != seen;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+}
+
+void Worker::LeaseLoop() {
+  while (true) {
+    store::LeaseRequest request;
+    {
+      absl::MutexLock lock(&mu_);
+      while (true) {
+        const absl::Time now = deps_.clock->Now();
+        heartbeat_ = now;
+        if (stopping_) return;
+        std::optional<store::LeaseRequest> planned = dispatcher_.PlanLease(now);
+        if (planned.has_value()) {
+          request = *std::move(planned);
+          break;
+        }
+        WaitLocked(changes_, dispatcher_.NextLeaseCheck(now), &stopping_);
+      }
+    }
+    absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+        deps_.store->Lease(request, deps_.clock->Now() + options_.db_timeout);
+    RecordDatabase(leased.status());
+    std::vector<delivery::HttpRequest> requests;
+    {
+      absl::MutexLock lock(&mu_);
+      requests = dispatcher_.OnLeased(deps_.clock->Now(), request, leased);
+      ++changes_;  // a request that could not be built is an outcome to write
+    }
+    for (delivery::HttpRequest& r : requests) {
+      deps_.transport->Submit(
+          std::move(r),
+          [this](delivery::HttpResult result) { OnResult(result); });
+    }
+  }
+}
+
+void Worker::OnResult(const delivery::HttpResult& result) {
+  absl::MutexLock lock(&mu_);
+  dispatcher_.OnHttpResult(deps_.clock->Now(), result);
+  ++changes_;
+}
+
+void Worker::ListenLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::Status status =
+        deps_.notifier->Wait(options_.dispatch.lease.poll_interval);
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      dispatcher_.OnNotify();
+      ++changes_;
+    } else if (status.code() != absl::StatusCode::kDeadlineExceeded) {
+      // Reconnects on the next call; meanwhile polling covers, so pause
+      // rather than spin against a database that is down.
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                           options_.dispatch.lease.poll_interval);
+    }
+  }
+}
+
+void Worker::WriteLoop() {
+  while (true) {
+    WriteBatch batch;
+    absl::Time deadline;
+    {
+      absl::MutexLock lock(&mu_);
+      while (true) {
+        const absl::Time now = deps_.clock->Now();
+        if (writer_stopping_ &&
+            (dispatcher_.Drained() || now >= write_deadline_)) {
+          if (!dispatcher_.Drained()) {
+            const size_t dropped = dispatcher_.Abandon();
+            common::LogError("shutdown grace over: ", dropped,
+                             " outcomes not written; their leases will "
+                             "expire and they will be delivered again");
+          }
+          return;
+        }
+        std::optional<WriteBatch> next = dispatcher_.NextWrite(now);
+        if (next.has_value()) {
+          batch = *std::move(next);
+          deadline =
+              std::min(now + options_.db_timeout,
+                       std::max(write_deadline_, now + absl::Seconds(1)));
+          break;
+        }
+        WaitLocked(changes_,
+                   std::min(dispatcher_.NextWriteAt(), write_deadline_),
+                   &writer_stopping_);
+      }
+    }
+    absl::Status status;
+    std::vector<int64_t> applied;
+    if (batch.kind == WriteBatch::Kind::kOutcomes) {
+      absl::StatusOr<std::vector<int64_t>> written =
+          deps_.store->Complete(batch.outcomes, deadline);
+      status = written.status();
+      if (written.ok()) applied = *std::move(written);
+    } else {
+      status = deps_.store->Release(batch.releases, deadline).status();
+    }
+    RecordDatabase(status);
+    absl::MutexLock lock(&mu_);
+    dispatcher_.OnWriteResult(deps_.clock->Now(), batch, status, applied);
+    ++changes_;  // slots of ours may be free for leasing again
+  }
+}
+
+void Worker::StatsLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::StatusOr<store::QueueStats> stats =
+        deps_.stats_store->Stats(deps_.clock->Now() + options_.db_timeout);
+    if (stats.ok()) {
+      deps_.metrics->queue_due.Set(static_cast<double>(stats->due));
+      deps_.metrics->queue_oldest_due_age.Set(
+          absl::ToDoubleSeconds(stats->oldest_due_age));
+    } else {
+      deps_.metrics->db_errors.Increment();
+      common::LogWarning("queue statistics: ", stats.status().ToString());
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.stats_interval);
+  }
+}
+
+}  // namespace webhooks::dispatch
