@@ -120,7 +120,8 @@ void Dispatcher::OnHttpResult(absl::Time now,
   const InFlightDelivery d = std::move(it->second);
   in_flight_.erase(it);
   SetInflightGauge();
-  Hint();
+  // No hint yet: the subscription's slot is the store's, and frees only when
+  // this outcome is written (OnWriteResult hints then).
   if (result.error_class == ErrorClass::kAborted) {
     batcher_.AddRelease({d.delivery_id, d.lease_token, d.subscription_id});
     return;

@@ -83,8 +83,9 @@ class Dispatcher {
   void OnNotify();
 
   // A request finished at `now`. kAborted queues a release (not an attempt);
-  // anything else its outcome (MapOutcome). Frees the request's slot and
-  // hints the planner. A result of no request in flight is ignored.
+  // anything else its outcome (MapOutcome). Frees the request's slot (the
+  // subscription's slot frees when the outcome is written, which hints the
+  // planner). A result of no request in flight is ignored.
   void OnHttpResult(absl::Time now, const delivery::HttpResult& result);
 
   // The next write to make now (WriteBatcher::Next).

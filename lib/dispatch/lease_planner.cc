@@ -30,19 +30,22 @@ int LeasePlanner::LeaseSize(absl::Time now, int in_flight,
   if (!HasRoom(in_flight, pending_writes)) return 0;
   if (now < backoff_until_) return 0;
   if (!hint_ && now < next_poll_) return 0;
+  if (in_flight > 0 && now < gap_until_) return 0;
   return std::min(options_.max_in_flight - in_flight, options_.lease_batch);
 }
 
 absl::Time LeasePlanner::NextCheck(absl::Time now, int in_flight,
                                    size_t pending_writes) const {
   if (!HasRoom(in_flight, pending_writes)) return absl::InfiniteFuture();
-  const absl::Time due =
+  absl::Time due =
       std::max(backoff_until_, hint_ ? absl::InfinitePast() : next_poll_);
+  if (in_flight > 0) due = std::max(due, gap_until_);
   return std::max(due, now);
 }
 
 void LeasePlanner::OnLeased(absl::Time now, int requested, int received) {
   hint_ = received >= requested;
+  gap_until_ = hint_ ? absl::InfinitePast() : now + options_.min_lease_gap;
   next_poll_ = now + options_.poll_interval;
   backoff_until_ = absl::InfinitePast();
   error_backoff_ = absl::ZeroDuration();

@@ -22,6 +22,12 @@ struct LeasePlannerOptions {
   size_t max_pending_writes = 2000;
   // Longest wait after failed leases (the wait starts at 100 ms and doubles).
   absl::Duration max_error_backoff = absl::Seconds(5);
+  // After a lease that came back short, the shortest wait before the next
+  // one while requests are in flight. Slots of capped subscriptions free up a
+  // few at a time, with every write; leasing after each write would make many
+  // tiny leases (each costs the database about as much as a full one). A
+  // full lease, or an idle worker, leases again at once.
+  absl::Duration min_lease_gap = absl::Milliseconds(5);
 };
 
 // Not thread-safe (the caller serialises). Starts with a hint set, so the
@@ -35,13 +41,15 @@ class LeasePlanner {
   // in_flight == 0 or free >= max(1, min(lease_batch, max_in_flight) / 2), so
   // that leasing under load is never one row per freed slot;
   // pending_writes < max_pending_writes; a hint is set or now >= the next
-  // poll; and `now` is not inside an error backoff. Then min(free,
-  // lease_batch).
+  // poll; `now` is not inside an error backoff; and, when the last lease came
+  // back short and requests are in flight, min_lease_gap has passed since it.
+  // Then min(free, lease_batch).
   int LeaseSize(absl::Time now, int in_flight, size_t pending_writes) const;
 
   // The earliest time LeaseSize may become non-zero with no event (slot
   // freed, write done, hint) in between: `now` when it is non-zero already,
-  // else the next poll or the end of an error backoff, whichever is later;
+  // else the next poll, the end of an error backoff or of the lease gap,
+  // whichever is later;
   // absl::InfiniteFuture() when only an event can change it.
   absl::Time NextCheck(absl::Time now, int in_flight,
                        size_t pending_writes) const;
@@ -70,6 +78,8 @@ class LeasePlanner {
   const LeasePlannerOptions options_;
   bool hint_ = true;
   absl::Time next_poll_ = absl::InfinitePast();
+  // The end of the lease gap (InfinitePast after a full lease).
+  absl::Time gap_until_ = absl::InfinitePast();
   absl::Time backoff_until_ = absl::InfinitePast();
   absl::Duration error_backoff_ = absl::ZeroDuration();
 };

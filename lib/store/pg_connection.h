@@ -24,9 +24,14 @@ class PgConnection {
     if (prepared_.insert(name).second) connection_.prepare(name, sql);
   }
 
+  // True the first time it is asked with `key` on this connection (for
+  // session settings made once).
+  bool FirstUse(const std::string& key) { return once_.insert(key).second; }
+
  private:
   pqxx::connection connection_;
   absl::flat_hash_set<std::string> prepared_;
+  absl::flat_hash_set<std::string> once_;
 };
 
 }  // namespace webhooks::store

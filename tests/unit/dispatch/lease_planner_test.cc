@@ -100,6 +100,32 @@ TEST(LeasePlannerTest, HintLeasesBeforeThePoll) {
   EXPECT_EQ(planner.NextCheck(kT0 + kMs, 0, 0), kT0 + kMs);
 }
 
+// After a short lease, a hint (a write freed slots) waits out the gap while
+// requests are in flight, so capped subscriptions are not leased a few rows
+// at a time after every write.
+TEST(LeasePlannerTest, ShortLeaseUnderLoadWaitsOutTheGap) {
+  LeasePlannerOptions options = Options();
+  options.min_lease_gap = absl::Milliseconds(5);
+  LeasePlanner planner(options);
+  planner.OnLeased(kT0, 100, 7);
+  planner.Hint();
+  EXPECT_EQ(planner.LeaseSize(kT0 + absl::Milliseconds(4), 7, 0), 0);
+  EXPECT_EQ(planner.NextCheck(kT0 + absl::Milliseconds(4), 7, 0),
+            kT0 + absl::Milliseconds(5));
+  EXPECT_EQ(planner.LeaseSize(kT0 + absl::Milliseconds(5), 7, 0), 100);
+  // An idle worker does not wait: nothing of ours is in flight to coalesce.
+  EXPECT_EQ(planner.LeaseSize(kT0 + absl::Milliseconds(1), 0, 0), 100);
+}
+
+TEST(LeasePlannerTest, FullLeaseHasNoGap) {
+  LeasePlannerOptions options = Options();
+  options.min_lease_gap = absl::Milliseconds(5);
+  LeasePlanner planner(options);
+  planner.OnLeased(kT0, 100, 100);
+  EXPECT_EQ(planner.LeaseSize(kT0, 100, 0), 100);
+  EXPECT_EQ(planner.NextCheck(kT0, 100, 0), kT0);
+}
+
 TEST(LeasePlannerTest, HintDoesNotOverrideRoom) {
   LeasePlanner planner(Options());
   planner.Hint();

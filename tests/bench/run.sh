@@ -1,0 +1,639 @@
+#!/usr/bin/env bash
+# The delivery benchmark: runs webhooks-worker against a real nginx receiver
+# and a throwaway PostgreSQL on loopback, and prints one table of figures, each
+# next to a baseline measured in the same run (the machine is shared and
+# noisy, so only side-by-side numbers mean anything). tests/bench/README.md
+# says what every figure means.
+#
+#   tests/bench/run.sh [--quick] [--big] [--out FILE] [--keep]
+#
+#   --quick     small counts (well under 2 minutes); for CI, so the tool does
+#               not rot. Never fails on a figure, only when the tool breaks.
+#   --big       also run the isolation scenario with 1,000,000 black-hole rows
+#   --out FILE  also write the table to FILE
+#   --keep      keep the work folder (logs, nginx access log) under /tmp
+#
+# WEBHOOKS_BUILD_DIR names the build to measure (default <repo>/build).
+# Everything listens on 127.0.0.1 only; every wait has a deadline.
+set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) fails the script too
+export LC_ALL=C  # "." as the decimal point, for $EPOCHREALTIME and awk
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${WEBHOOKS_BUILD_DIR:-$root/build}
+api_bin=$build/services/api/webhooks-api
+worker_bin=$build/services/worker/webhooks-worker
+ctl_bin=$build/services/ctl/webhooksctl
+# The system's python when there is one: no version-manager shim to start on
+# every call.
+PY=python3
+[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
+echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+
+usage() { sed -n '/^#   tests/,/^# WEBHOOKS_BUILD_DIR/p' "$0" | sed 's/^# \{0,1\}//'; }
+
+mode=full big=0 out="" keep=0
+while (($#)); do
+  case $1 in
+    --quick) mode=quick ;;
+    --big) big=1 ;;
+    --out) out=${2:?--out needs a file}; shift ;;
+    --out=*) out=${1#--out=} ;;
+    --keep) keep=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ -z $out || $out == /* ]] || out=$PWD/$out
+
+# Counts. Quick mode only proves the tool works end to end; its figures are
+# too small to compare with anything.
+if [[ $mode == quick ]]; then
+  tp_n=1000 wrk_secs=2
+  iso_backlog=5000 iso_n=1000
+  lease_n=1000 lease_queue=20000
+  two_n=1000
+  wait_secs=30 # longest wait for one run's deliveries
+else
+  tp_n=20000 wrk_secs=5
+  iso_backlog=100000 iso_n=10000
+  lease_n=10000 lease_queue=1000000
+  two_n=20000
+  wait_secs=300
+fi
+iso_big_backlog=1000000
+slow_hold=0.05 # seconds the slow receiver holds each request (caps scenario)
+hz=$(getconf CLK_TCK)
+
+log() { echo "bench: [${SECONDS}s] $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- what the benchmark needs -----------------------------------------------
+
+# Idempotent, like scripts/install-deps.sh: installs only what is missing.
+# nginx-light would bring nginx plus the echo module; asking for the two
+# directly works whichever nginx flavour is already there.
+ensure_packages() {
+  local missing=() p
+  for p in nginx libnginx-mod-http-echo wrk curl openssl python3 postgresql-client-15; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] ||
+      missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  log "installing: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+ensure_packages
+[[ -f $echo_module ]] || die "nginx echo module missing: $echo_module"
+for b in "$api_bin" "$worker_bin" "$ctl_bin"; do
+  [[ -x $b ]] || die "missing $b: build first (scripts/build.sh) or set WEBHOOKS_BUILD_DIR"
+done
+
+# --- processes, and cleaning up after them ----------------------------------
+
+work=$(mktemp -d /tmp/webhooks-bench.XXXXXX)
+chmod 755 "$work" # the postgres user and nginx's workers (nobody) work in it
+rows=$work/rows.tsv
+: >"$rows"
+api_pid="" bh_pid="" nginx_pid=""
+worker_pids=() worker_logs=() worker_ports=()
+
+alive() { # alive PID: running, and not a zombie waiting to be reaped
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  [[ ${s:0:1} != Z ]]
+}
+
+# stop_pid PID SECONDS [signalled]: SIGTERM (unless already sent: a second
+# one may mean "hurry"), then SIGKILL if it is still there after SECONDS.
+# Sets stop_rc to its exit status when it is a child of this shell.
+stop_pid() {
+  local pid=$1 end=$((${EPOCHREALTIME/./} + $2 * 1000000))
+  stop_rc=0
+  [[ ${3:-} == signalled ]] || kill -TERM "$pid" 2>/dev/null || true
+  while alive "$pid" && ((${EPOCHREALTIME/./} < end)); do sleep 0.05; done
+  if alive "$pid"; then
+    log "pid $pid ignored SIGTERM for $2 s: killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || stop_rc=$?
+}
+
+# stop_workers SECONDS: stops the workers of the current run, all at once
+# (a drain takes up to --shutdown_grace each). A worker is expected to exit 0
+# after draining; anything else is logged, not fatal: it is the code under
+# test misbehaving, not the benchmark.
+stop_workers() {
+  local grace=$1 i
+  for i in "${!worker_pids[@]}"; do kill -TERM "${worker_pids[$i]}" 2>/dev/null || true; done
+  for i in "${!worker_pids[@]}"; do
+    stop_pid "${worker_pids[$i]}" "$grace" signalled
+    ((stop_rc == 0)) || log "worker ${worker_logs[$i]##*/} exited with status $stop_rc"
+  done
+  worker_pids=() worker_logs=() worker_ports=()
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  ((${#worker_pids[@]})) && stop_workers 5
+  [[ -n $api_pid ]] && stop_pid "$api_pid" 15
+  [[ -n $bh_pid ]] && stop_pid "$bh_pid" 5
+  if [[ -n $nginx_pid ]]; then
+    # Not our child (nginx daemonizes): poll until it is gone.
+    kill -TERM "$nginx_pid" 2>/dev/null
+    for _ in $(seq 1 100); do alive "$nginx_pid" || break; sleep 0.05; done
+    alive "$nginx_pid" && kill -KILL "$nginx_pid"
+  fi
+  if [[ -d $work/pg ]]; then
+    "$root/scripts/pg.sh" stop "$work/pg" >/dev/null 2>&1
+    [[ -f $work/pg/datadir ]] && rm -rf "$(cat "$work/pg/datadir")"
+  fi
+  if [[ $rc -eq 0 && $keep -eq 0 ]]; then
+    rm -rf "$work"
+  else
+    log "work folder kept: $work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# --- small helpers ------------------------------------------------------------
+
+now_us() { now=${EPOCHREALTIME/./}; } # sets $now, microseconds
+calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; } # calc EXPR [DECIMALS]
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+# row SCENARIO FIGURE VALUE BASELINE RATIO NOTE: one line of the table
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:--}" "${5:--}" "${6:-}" >>"$rows"; }
+
+psql_db() {
+  PGOPTIONS='-c client_min_messages=warning' psql -X -q -A -t -v ON_ERROR_STOP=1 "$db_url" "$@"
+}
+
+# Polls until FILE has a line matching REGEX (a process announcing itself),
+# and prints the first match of the extended regex's group.
+wait_log() { # wait_log FILE SED_REGEX SECONDS PID
+  local end=$((${EPOCHREALTIME/./} + $3 * 1000000)) v
+  while ((${EPOCHREALTIME/./} < end)); do
+    v=$(sed -nE "/$2/{s//\\1/p;q}" "$1" 2>/dev/null) || v=""
+    [[ -n $v ]] && { echo "$v"; return 0; }
+    alive "$4" || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# --- PostgreSQL ----------------------------------------------------------------
+
+server_url=$("$root/scripts/pg.sh" start "$work/pg")
+datadir=$work/pg/data
+[[ -f $work/pg/datadir ]] && datadir=$(cat "$work/pg/datadir")
+
+# pg_stat_statements (ships with postgresql-15) shows which statements get
+# dearer with the backlog. It must be preloaded, which pg.sh does not do:
+# ALTER SYSTEM and a restart (pg_ctl keeps the port). Tracking stays off
+# except during the lease scenario, so it costs the other figures nothing.
+pgss=0
+if [[ -f /usr/share/postgresql/15/extension/pg_stat_statements.control ]]; then
+  psql -X -q "$server_url" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+  as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$datadir" -l "$datadir/server.log" -w -t 60 \
+    -m fast restart >/dev/null
+  # Known only once the library is loaded.
+  psql -X -q "$server_url" -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+  pgss=1
+fi
+psql -X -q "$server_url" -c "CREATE DATABASE bench"
+db_url=${server_url%/postgres}/bench
+((pgss)) && psql_db -c "CREATE EXTENSION pg_stat_statements"
+postmaster_pid=$(head -n 1 "$datadir/postmaster.pid")
+
+# --- the API, for creating subscriptions the way operators do ------------------
+
+unset WEBHOOKS_SEALING_KEY_FILE WEBHOOKS_API_TOKEN_FILE WEBHOOKS_DATABASE_URL \
+  WEBHOOKS_CA_BUNDLE WEBHOOKS_ALLOW_CIDRS WEBHOOKS_METRICS_ADDR WEBHOOKS_API_ADDR
+WEBHOOKS_SEALING_KEY=$(openssl rand -base64 32)
+WEBHOOKS_API_TOKEN=$(openssl rand -hex 24)
+export WEBHOOKS_SEALING_KEY WEBHOOKS_API_TOKEN
+(umask 077 && echo "bench $WEBHOOKS_API_TOKEN *" >"$work/api_tokens")
+"$api_bin" migrate --database_url="$db_url" >"$work/migrate.log" 2>&1 ||
+  { cat "$work/migrate.log" >&2; die "migrate failed"; }
+"$api_bin" serve --database_url="$db_url" --api_tokens_file="$work/api_tokens" \
+  --grpc_addr=127.0.0.1:0 --metrics_addr=127.0.0.1:0 ${WEBHOOKS_BENCH_API_FLAGS:-} \
+  >"$work/api.log" 2>&1 &
+api_pid=$!
+api_port=$(wait_log "$work/api.log" '.*serving gRPC on [^ ]* \(port ([0-9]+)\).*' 20 "$api_pid") ||
+  { cat "$work/api.log" >&2; die "webhooks-api did not start"; }
+
+create_sub() { # create_sub URL: prints the new subscription's id
+  "$ctl_bin" --addr="127.0.0.1:$api_port" CreateSubscription \
+    "{\"tenant_id\":\"bench\",\"subscription\":{\"target_url\":\"$1\",\"event_types\":[\"engagement_dispatched\"]}}" \
+    >"$work/sub.json" || { cat "$work/sub.json" >&2; die "CreateSubscription failed"; }
+  "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["subscription"]["id"])' "$work/sub.json"
+}
+
+# --- TLS material: a CA made now, and a certificate for 127.0.0.1/localhost ----
+
+tls=$work/tls
+mkdir -p "$tls"
+(
+  umask 077
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=webhooks bench CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$tls/san.ext" -out "$tls/server.pem" 2>/dev/null
+)
+chmod 644 "$tls/ca.pem"
+
+# --- the receivers -------------------------------------------------------------
+
+# nginx, daemonized with its own prefix, config and pid file; worker_processes 1.
+ngx=$work/nginx
+mkdir -p "$ngx"
+cp "$tls/server.pem" "$tls/server.key" "$ngx/" # read by the master (root) only
+for _ in 1 2 3 4 5; do
+  ngx_port=$("$PY" "$here/bench.py" freeport)
+  sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" -e "s|@SLOW_SECONDS@|$slow_hold|g" \
+    -e "s|@LOAD_ECHO@|load_module $echo_module;|" "$here/nginx.conf.in" >"$ngx/nginx.conf"
+  if nginx -e "$ngx/error.log" -p "$ngx" -c "$ngx/nginx.conf" 2>>"$ngx/start.log"; then
+    nginx_pid=$(cat "$ngx/nginx.pid")
+    break
+  fi
+  grep -q "Address already in use" "$ngx/start.log" || { cat "$ngx/start.log" >&2; die "nginx did not start"; }
+done
+[[ -n $nginx_pid ]] || die "nginx found no free port"
+receiver=https://127.0.0.1:$ngx_port
+curl -fsS -o /dev/null --max-time 5 --cacert "$tls/ca.pem" -X POST -d '{}' "$receiver/check" ||
+  die "nginx does not answer on $receiver"
+
+# The black hole: accepts and never answers; exits by itself after an hour.
+"$PY" "$here/blackhole.py" --port-file "$work/blackhole.port" \
+  --status-file "$work/blackhole.status" --lifetime 3600 &
+bh_pid=$!
+for _ in $(seq 1 100); do [[ -s $work/blackhole.port ]] && break; sleep 0.05; done
+[[ -s $work/blackhole.port ]] || die "black hole did not start"
+blackhole=https://127.0.0.1:$(cat "$work/blackhole.port")
+
+# --- deliveries ------------------------------------------------------------------
+
+# A ~1.5 KB engagement_dispatched body of the contract's shape (psql variables
+# :tag and the series value g make each one distinct, like real events).
+body_sql="'{\"event\":\"engagement_dispatched\",\"event_id\":\"evt_'||:'tag'||g||'\",\"occurred_at\":\"2026-11-26T14:03:11.512Z\",\"engagement\":{\"yess_id\":\"eng_'||:'tag'||g||'\",\"channel\":\"email\",\"action\":\"new_thread_email\",\"direction\":\"outbound\",\"sent_at\":\"2026-11-26T14:03:10Z\",\"email\":{\"subject\":\"Quick question about your Q4 pipeline review\",\"from\":\"alex.morgan@example.com\",\"to\":[\"jordan.lee@example.org\"],\"thread_id\":\"thr_'||g||'\",\"message_id\":\"<msg-'||g||'@mail.example.com>\",\"body_text\":\"'||repeat('Hi Jordan, following up on our conversation last week about the pipeline review. ', 13)||'\"}}}'"
+
+# The same body for wrk.
+body_file=$work/body.json
+psql_db -v tag=wrk_ <<SQL | tr -d '\n' >"$body_file"
+SELECT $body_sql FROM (SELECT 1 AS g) x;
+SQL
+body_bytes=$(stat -c %s "$body_file")
+
+# queue SUBSCRIPTION TAG COUNT: COUNT due deliveries, written straight into
+# the tables (publishing them through the API would take longer than the
+# benchmark). Only the columns every schema version has.
+queue() {
+  psql_db -v sub="$1" -v tag="$2" -v n="$3" <<SQL
+INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
+SELECT 'evt_'||:'tag'||g, 'bench', 'engagement_dispatched', 'key_'||:'tag'||g, $body_sql, now()
+FROM generate_series(1, :n) g;
+INSERT INTO deliveries (tenant_id, event_id, subscription_id)
+SELECT 'bench', 'evt_'||:'tag'||g, :'sub' FROM generate_series(1, :n) g;
+SQL
+}
+
+# Fresh statistics and no autovacuum or checkpoint debt from the inserts, so
+# that neither lands in a measurement.
+settle() { psql_db -c "VACUUM ANALYZE" -c "CHECKPOINT"; }
+
+# Between scenarios: no deliveries, events or attempts left (subscriptions
+# stay; each run makes its own).
+reset() { psql_db -c "TRUNCATE events CASCADE" -c "CHECKPOINT"; }
+
+# --- workers -------------------------------------------------------------------
+
+# start_worker NAME [FLAG...]: one webhooks-worker with the flags it needs to
+# reach the loopback receivers, and a metrics port of its own, which it
+# announces in its log (it delivers meanwhile: the clock is already running).
+start_worker() {
+  local name=$1 pid port
+  shift
+  "$worker_bin" --database_url="$db_url" --allow_cidrs=127.0.0.0/8 --ca_bundle="$tls/ca.pem" \
+    --metrics_addr=127.0.0.1:0 "$@" >"$work/$name.log" 2>&1 &
+  pid=$!
+  worker_pids+=("$pid")
+  worker_logs+=("$work/$name.log")
+  port=$(wait_log "$work/$name.log" '.*metrics on [^ ]* \(port ([0-9]+)\).*' 10 "$pid") || port=""
+  # The counter is registered at start-up: if the page still lacks it after
+  # a few tries (the endpoint may answer a moment after the log line), the
+  # metric was renamed, and waiting for it would wait for ever.
+  if [[ -n $port ]]; then
+    local tries=0 page
+    while :; do
+      # Read the page whole first: `curl | grep -q` can fail on a closed pipe.
+      page=$(curl -s --max-time 1 "http://127.0.0.1:$port/metrics") || page=""
+      grep -q '^webhooks_deliveries_total{.*outcome="delivered"' <<<"$page" && break
+      if ((++tries >= 40)) || ! alive "$pid"; then port="" && break; fi
+      sleep 0.05
+    done
+  fi
+  [[ -n $port ]] || log "$name: no delivered counter on its metrics port; counting in the database"
+  worker_ports+=("$port")
+}
+
+# Deliveries the running workers have made, from their own counters: costs
+# the database nothing, which matters when the database's CPU is the figure.
+# Prints nothing when a worker's metrics port is unknown.
+metric_delivered() {
+  local port total=0 v
+  for port in "${worker_ports[@]}"; do
+    [[ -n $port ]] || return 0
+    # A failed scrape counts 0 this time; a dead worker ends the wait anyway.
+    v=$(curl -s --max-time 1 "http://127.0.0.1:$port/metrics" |
+      awk '/^webhooks_deliveries_total\{.*outcome="delivered"/ { s += $2 } END { printf "%d", s }') || v=0
+    total=$((total + v))
+  done
+  echo "$total"
+}
+
+sql_delivered() { # sql_delivered SUBSCRIPTION
+  psql_db -c "SELECT count(*) FROM deliveries WHERE subscription_id = '$1' AND state = 'delivered'"
+}
+
+# wait_delivered TARGET SUBSCRIPTION [metrics]: polls until TARGET
+# deliveries are made, with a deadline. By default "made" means written to the
+# database (the workers' counters are polled first, the database only to
+# confirm); with "metrics", the workers' counters alone decide. Sets
+# delivered (the count reached), t_end (µs) and wait_note (empty, or why the
+# wait ended early). Never fails: a slow or broken worker is a figure.
+wait_delivered() {
+  local target=$1 sub=$2 how=${3:-db} start end m
+  start=${EPOCHREALTIME/./}
+  end=$((start + wait_secs * 1000000))
+  delivered=0 wait_note=""
+  while :; do
+    m=$(metric_delivered)
+    if [[ -z $m ]]; then m=$(sql_delivered "$sub"); fi # no metrics port: ask the database
+    delivered=$m
+    if ((m >= target)); then
+      [[ $how == metrics ]] && break
+      delivered=$(sql_delivered "$sub")
+      ((delivered >= target)) && break
+    fi
+    local i
+    for i in "${!worker_pids[@]}"; do
+      if ! alive "${worker_pids[$i]}"; then
+        wait_note="a worker exited"
+        log "a worker exited early; the end of its log:"
+        tail -n 5 "${worker_logs[$i]}" >&2
+        break 2
+      fi
+    done
+    if ((${EPOCHREALTIME/./} >= end)); then
+      wait_note="timeout after ${wait_secs}s"
+      break
+    fi
+    sleep 0.05
+  done
+  now_us
+  t_end=$now
+  if [[ -n $wait_note ]]; then
+    delivered=$(sql_delivered "$sub")
+    wait_note="$wait_note: $delivered of $target delivered"
+    log "  $wait_note"
+  else
+    log "  $delivered delivered in $(calc "($t_end - $start) / 1000000" 1) s"
+  fi
+}
+
+# CPU clock ticks so far: cpu_w (the running workers), cpu_pg (the postmaster
+# and every backend, including those that already exited), cpu_ngx (nginx
+# master and worker).
+cpu_now() {
+  local specs=() pid
+  for pid in "${worker_pids[@]}"; do specs+=("self:$pid"); done
+  local v
+  read -r -a v < <("$PY" "$here/bench.py" cpu "tree:$postmaster_pid" "tree:$nginx_pid" "${specs[@]}")
+  cpu_pg=${v[0]} cpu_ngx=${v[1]} cpu_w=0
+  local i
+  for ((i = 2; i < ${#v[@]}; i++)); do cpu_w=$((cpu_w + v[i])); done
+}
+us_per() { calc "$1 * 1000000 / $hz / ($2 > 0 ? $2 : 1)" 1; } # us_per TICKS COUNT
+
+# Waits for nginx's buffered access log (flushed every second) to hold COUNT
+# requests under PREFIX, then prints bench.py's summary of them.
+log_summary() { # log_summary PREFIX COUNT
+  local end=$((${EPOCHREALTIME/./} + 5 * 1000000)) s
+  while :; do
+    s=$("$PY" "$here/bench.py" log "$ngx/access.log" "$1")
+    ((${s%% *} >= $2)) && break
+    ((${EPOCHREALTIME/./} >= end)) && break
+    sleep 0.2
+  done
+  echo "$s"
+}
+
+# --- 1. throughput ---------------------------------------------------------------
+
+log "1/4 throughput: $tp_n deliveries, one worker with default flags"
+sub=$(create_sub "$receiver/fast")
+queue "$sub" tp_ "$tp_n"
+settle
+cpu_now
+pg0=$cpu_pg ngx0=$cpu_ngx
+now_us
+t0=$now
+# Default flags: only what reaching loopback needs, and a free metrics port.
+start_worker tp
+wait_delivered "$tp_n" "$sub"
+cpu_now
+hwm_kib=$("$PY" "$here/bench.py" hwm "${worker_pids[0]}")
+stop_workers 30
+tp_rate=$(calc "$delivered * 1000000 / ($t_end - $t0)")
+tp_w=$cpu_w tp_pg=$((cpu_pg - pg0)) tp_ngx=$((cpu_ngx - ngx0))
+tp_all=$((tp_w + tp_pg + tp_ngx))
+read -r fast_count _ _ _ _ fast_len < <(log_summary /fast "$delivered")
+
+# The ceiling: wrk POSTing the same body to the same nginx.
+cpu_now
+ngx0=$cpu_ngx
+wrk -t2 -c64 -d"${wrk_secs}s" --timeout 5s -s "$here/post.lua" "$receiver/wrk" -- "$body_file" \
+  >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; die "wrk failed"; }
+cpu_now
+wrk_rate=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk.out")
+wrk_count=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
+[[ -n $wrk_rate && -n $wrk_count ]] || { cat "$work/wrk.out" >&2; die "cannot read wrk's output"; }
+
+note=${wait_note:-"baseline: wrk -t2 -c64 POST, same body, same nginx"}
+row throughput "deliveries/s, 1 worker, default flags" "$tp_rate" "$wrk_rate" "$(ratio "$tp_rate" "$wrk_rate")" "$note"
+row throughput "CPU-us/delivery, worker+postgres+nginx" "$(us_per "$tp_all" "$delivered")" "" "" \
+  "all processes, utime+stime from /proc"
+row throughput "  CPU-us/delivery, worker" "$(us_per "$tp_w" "$delivered")"
+row throughput "  CPU-us/delivery, postgres" "$(us_per "$tp_pg" "$delivered")"
+ngx_us=$(us_per "$tp_ngx" "$delivered")
+ngx_wrk_us=$(us_per $((cpu_ngx - ngx0)) "$wrk_count")
+row throughput "  CPU-us/delivery, nginx" "$ngx_us" "$ngx_wrk_us" "$(ratio "$ngx_us" "$ngx_wrk_us")" \
+  "baseline: nginx per wrk request"
+row throughput "worker peak RSS, MiB" "$(calc "$hwm_kib / 1024" 1)" "" "" "VmHWM"
+row throughput "POSTs at nginx per delivery" "$(ratio "$fast_count" "$delivered")" "1.00" "" \
+  "mean body $(calc "$fast_len") B (Content-Length at nginx); wrk's $body_bytes B"
+reset
+
+# --- 2. isolation ------------------------------------------------------------------
+
+# S2's delivery rate alone, then behind a backlog of due deliveries to an
+# endpoint that never answers (queued first, so they are the oldest due).
+# Identical flags in both runs; a short --shutdown_grace so stopping the
+# worker does not wait out requests the black hole will never answer.
+iso_run() { # iso_run BACKLOG TAG: sets iso_rate, iso_note
+  local backlog=$1 tag=$2 s1 s2
+  if ((backlog > 0)); then
+    s1=$(create_sub "$blackhole/hole")
+    queue "$s1" "${tag}bh_" "$backlog"
+  fi
+  s2=$(create_sub "$receiver/iso/$tag")
+  queue "$s2" "${tag}s2_" "$iso_n"
+  settle
+  now_us
+  local t0=$now
+  start_worker "iso_$tag" --shutdown_grace=2s
+  wait_delivered "$iso_n" "$s2"
+  stop_workers 10
+  iso_rate=$(calc "$delivered * 1000000 / ($t_end - $t0)")
+  iso_note=$wait_note
+  reset
+}
+
+log "2/4 isolation: $iso_n deliveries alone, then behind $iso_backlog to a black hole"
+iso_run 0 alone
+alone_rate=$iso_rate alone_note=$iso_note
+iso_run "$iso_backlog" backlog
+row isolation "S2 deliveries/s, $iso_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
+  "$(ratio "$iso_rate" "$alone_rate")" "${iso_note:-${alone_note:-"baseline: S2 alone; target ratio >= 0.90"}}"
+if ((big)); then
+  log "2/4 isolation (--big): behind $iso_big_backlog"
+  iso_run "$iso_big_backlog" big
+  row isolation "S2 deliveries/s, $iso_big_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
+    "$(ratio "$iso_rate" "$alone_rate")" "${iso_note:-"baseline: S2 alone; target ratio >= 0.90"}"
+fi
+peak=$(sed -nE 's/.*peak=([0-9]+).*/\1/p' "$work/blackhole.status")
+row isolation "black-hole connections held, peak" "$peak" "" "" "sockets the worker kept open to it"
+
+# --- 3. lease cost vs backlog -----------------------------------------------------
+
+# The first LEASE_N deliveries of one subscription, out of a queue of LEASE_N
+# and out of a queue of LEASE_QUEUE: PostgreSQL's CPU per delivery should not
+# follow the queue's length. Counting stops when the workers' counters reach
+# LEASE_N, so the rest of the big queue costs nothing here.
+lease_run() { # lease_run QUEUED TAG: sets lease_pg_us, lease_rate, lease_note
+  local queued=$1 tag=$2 sub
+  sub=$(create_sub "$receiver/lease/$tag")
+  queue "$sub" "${tag}_" "$queued"
+  settle
+  if ((pgss)); then
+    psql_db -c "SELECT pg_stat_statements_reset()" >/dev/null
+  fi
+  cpu_now
+  local pg0=$cpu_pg
+  now_us
+  local t0=$now
+  start_worker "lease_$tag"
+  wait_delivered "$lease_n" "$sub" metrics
+  cpu_now
+  if ((pgss)); then
+    psql_db -F $'\t' -c "SELECT queryid, calls, round(mean_exec_time::numeric, 3),
+        left(regexp_replace(query, '\s+', ' ', 'g'), 44)
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = current_database() AND query NOT ILIKE '%pg_stat_statements%'
+      ORDER BY total_exec_time DESC LIMIT 100" >"$work/statements_$tag.tsv"
+  fi
+  stop_workers 30
+  lease_pg_us=$(us_per $((cpu_pg - pg0)) "$delivered")
+  lease_rate=$(calc "$delivered * 1000000 / ($t_end - $t0)")
+  lease_note=$wait_note
+  reset
+}
+
+log "3/4 lease cost: first $lease_n deliveries out of $lease_n, then out of $lease_queue"
+if ((pgss)); then
+  psql_db -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
+  # The reload is asynchronous: wait until a new session sees it.
+  for _ in $(seq 1 100); do
+    [[ $(psql_db -c "SHOW pg_stat_statements.track") == top ]] && break
+    sleep 0.05
+  done
+fi
+lease_run "$lease_n" small
+small_pg=$lease_pg_us small_rate=$lease_rate small_note=$lease_note
+lease_run "$lease_queue" big
+if ((pgss)); then
+  psql_db -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+lease_base_note=${small_note:-"baseline: first $lease_n of $lease_n queued"}
+row lease "PG CPU-us/delivery, first $lease_n of $lease_queue" "$lease_pg_us" "$small_pg" \
+  "$(ratio "$lease_pg_us" "$small_pg")" "${lease_note:-"$lease_base_note; target ratio <= 1.2"}"
+row lease "deliveries/s, first $lease_n of $lease_queue" "$lease_rate" "$small_rate" \
+  "$(ratio "$lease_rate" "$small_rate")" "${lease_note:-$lease_base_note}"
+if ((pgss)); then
+  # The dearest statements of the big run, next to the same statements' mean
+  # in the small run (matched by queryid).
+  while IFS=$'\t' read -r qid calls mean text; do
+    base=$(awk -F'\t' -v q="$qid" '$1 == q { print $3 }' "$work/statements_small.tsv")
+    row lease "  mean ms: $text" "$mean" "${base:-}" "$(ratio "$mean" "${base:-0}")" "$calls calls"
+  done < <(head -n 3 "$work/statements_big.tsv")
+else
+  row lease "statement means" "-" "" "" "pg_stat_statements not available"
+fi
+
+# --- 4. two workers and the per-subscription cap ------------------------------------
+
+# Requests to a receiver that holds each one for $slow_hold s overlap, and
+# nginx's log then shows how many a subscription really had in flight at
+# once, across both workers. (Against the instant receiver they would hardly
+# overlap, whatever the cap.)
+log "4/4 caps: $two_n deliveries of one subscription, two workers, receiver holds ${slow_hold}s"
+sub=$(create_sub "$receiver/slow/two")
+queue "$sub" two_ "$two_n"
+settle
+now_us
+t0=$now
+start_worker two_a
+start_worker two_b
+wait_delivered "$two_n" "$sub"
+stop_workers 30
+two_rate=$(calc "$delivered * 1000000 / ($t_end - $t0)")
+two_note=$wait_note
+read -r two_count _ _ two_overlap two_ms _ < <(log_summary /slow/two "$delivered")
+if [[ $(psql_db -c "SELECT count(*) FROM information_schema.columns
+      WHERE table_name = 'subscriptions' AND column_name = 'max_in_flight'") -eq 1 ]]; then
+  cap=$(psql_db -c "SELECT max_in_flight FROM subscriptions WHERE id = '$sub'")
+  cap_note="cap: the subscription's max_in_flight"
+else
+  cap=16
+  cap_note="cap: --per_subscription_concurrency default (no max_in_flight column)"
+fi
+row caps "max overlapping requests, 2 workers" "$two_overlap" "$cap" "$(ratio "$two_overlap" "$cap")" \
+  "${two_note:-"$cap_note; from nginx's log; ratio <= 1.00 if the cap holds"}"
+row caps "deliveries/s, 2 workers, ${slow_hold}s receiver" "$two_rate" "" "" \
+  "$two_count requests logged, mean $(calc "$two_ms") ms"
+
+# --- the table -------------------------------------------------------------------
+
+{
+  echo "webhooks delivery benchmark, $mode mode, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, build $build"
+  "$PY" "$here/bench.py" table "$rows"
+} >"$work/table.txt"
+cat "$work/table.txt"
+[[ -z $out ]] || cp "$work/table.txt" "$out"
