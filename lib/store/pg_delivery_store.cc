@@ -519,15 +519,13 @@ class PgDeliveryStore final : public DeliveryStore {
     c.EnsurePrepared("delivery_lock_lanes", kLockLanesSql);
   }
 
-  // Once per connection, as session settings outside any transaction (so
-  // that no rollback undoes them): no round trip per write. The statements
-  // here are prepared once and run thousands of times a second; planning a
-  // custom plan for each run costs more than running it (measured: 0.5 ms of
-  // planning for a 2 ms lease), and the generic plan is the same plan.
+  // Once per connection, as a session setting outside any transaction (so
+  // that no rollback undoes it): no round trip per write. (Forcing generic
+  // plans here was tried and measured: the lease's generic plan is 25 times
+  // slower behind a backlog of 1,000,000, see BENCHMARKS.md.)
   void SetSessionOptions(PgConnection& c) const {
     if (!c.FirstUse("delivery_session")) return;
     pqxx::nontransaction tx(c.get());
-    tx.exec("SET plan_cache_mode = force_generic_plan");
     tx.exec(absl::StrCat("SET lock_timeout = ",
                          std::max<int64_t>(1, absl::ToInt64Milliseconds(
                                                   options_.lock_timeout))));
