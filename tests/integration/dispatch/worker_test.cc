@@ -7,7 +7,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <pqxx/pqxx>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
@@ -17,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <utility>
@@ -54,16 +54,16 @@ namespace webhooks::dispatch {
 
 namespace {
 
+using ::testing::Ge;
+using ::testing::HasSubstr;
+using ::testing::Le;
+using ::testing::SizeIs;
 using ::webhooks::delivery::AddressPolicy;
 using ::webhooks::delivery::CurlTransportOptions;
 using ::webhooks::delivery::HttpRequest;
 using ::webhooks::delivery::HttpResult;
 using ::webhooks::delivery::HttpTransport;
 using ::webhooks::delivery::NewCurlHttpTransport;
-using ::testing::Ge;
-using ::testing::HasSubstr;
-using ::testing::Le;
-using ::testing::SizeIs;
 using ::webhooks::testing::IsOk;
 using ::webhooks::testing::IsOkAndHolds;
 using ::webhooks::testing::ReceivedRequest;
@@ -1020,12 +1020,12 @@ TEST_F(WorkerTest, UnwritableOutcomeIsIsolatedAndCountedWhileTheRestIsWritten) {
   hold.abort();
   // Each 410 outcome was written as an internal failure: the attempt counts,
   // the delivery waits for its next attempt, and nothing could disable.
-  EXPECT_EQ(db().Count(absl::StrCat(
-                "SELECT count(*) FROM deliveries WHERE subscription_id = '",
-                gone.id,
-                "' AND state = 'pending' AND last_error_class = 'internal' "
-                "AND leased_until IS NULL")),
-            6);
+  EXPECT_EQ(
+      db().Count(absl::StrCat(
+          "SELECT count(*) FROM deliveries WHERE subscription_id = '", gone.id,
+          "' AND state = 'pending' AND last_error_class = 'internal' "
+          "AND leased_until IS NULL")),
+      6);
   EXPECT_EQ(db().Count(absl::StrCat(
                 "SELECT count(*) FROM delivery_attempts a JOIN deliveries d "
                 "ON d.id = a.delivery_id WHERE d.subscription_id = '",
@@ -1035,8 +1035,8 @@ TEST_F(WorkerTest, UnwritableOutcomeIsIsolatedAndCountedWhileTheRestIsWritten) {
   EXPECT_EQ(metrics_->delivered.Value(), 6);
   EXPECT_GT(metrics_->outcome_write_failures.Value(), 0);
   // Lanes free every slot they took.
-  EXPECT_EQ(db().Count("SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes"),
-            0);
+  EXPECT_EQ(
+      db().Count("SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes"), 0);
 }
 
 // A store whose Lease blocks until released: a wedged lease loop.
@@ -1089,8 +1089,8 @@ TEST_F(WorkerTest, HealthFailsWhileTheLeaseLoopIsWedged) {
   testing::FakeClock clock(absl::Now());
   WorkerOptions options = FastOptions();
   store.Block();
-  StartWorker(options, NewCurlHttpTransport(TransportOptions()).value(),
-              &store, &clock);
+  StartWorker(options, NewCurlHttpTransport(TransportOptions()).value(), &store,
+              &clock);
   ASSERT_TRUE(store.AwaitEntered(kWait));
   EXPECT_THAT(worker_->Alive(), IsOk());
   // Three poll intervals and a database timeout pass inside one lease call.
