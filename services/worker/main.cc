@@ -88,9 +88,6 @@ int Run() {
   const std::string database_url =
       common::FlagOrEnv(absl::GetFlag(FLAGS_database_url),
                         "WEBHOOKS_DATABASE_URL", "postgresql:///webhooks");
-  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
-    return Fail("database", s);
-  }
 
   absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
       "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
@@ -131,6 +128,11 @@ int Run() {
   if (absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration()) {
     return Fail("config", absl::InvalidArgumentError(
                               "--shutdown_grace: must not be negative"));
+  }
+
+  // Only once the flags are known to be good.
+  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
+    return Fail("database", s);
   }
 
   absl::StatusOr<delivery::AddressPolicy> policy =

@@ -380,5 +380,24 @@ TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
       40);
 }
 
+// A setting that would spin or deliver nothing stops the worker at start-up
+// with a message naming the flag, before it touches the database.
+TEST_F(DeliveryE2eTest, RefusesToStartWithAFlagThatWouldDeliverNothing) {
+  for (const std::string flag :
+       {"--lease_batch=0", "--concurrency=0", "--poll_interval=0s",
+        "--db_pool_size=1", "--lease_duration=10s"}) {
+    auto worker = ChildProcess::Start(
+        {WEBHOOKS_WORKER_BINARY, "--metrics_addr=127.0.0.1:0", flag}, env_,
+        absl::StrCat(dir_, "/refused.log"));
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    EXPECT_EQ(worker->Wait(absl::Seconds(30)), 1) << flag;
+    const std::string name = flag.substr(0, flag.find('='));
+    EXPECT_THAT(worker->Log(), ::testing::HasSubstr(name + ":")) << flag;
+    EXPECT_THAT(worker->Log(),
+                ::testing::Not(::testing::HasSubstr("delivering")))
+        << flag;
+  }
+}
+
 }  // namespace
 }  // namespace webhooks
