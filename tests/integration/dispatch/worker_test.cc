@@ -45,6 +45,7 @@
 #include "lib/store/delivery_notifier.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "tests/testing/expected_signature.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_database.h"
@@ -64,6 +65,7 @@ using ::webhooks::delivery::HttpRequest;
 using ::webhooks::delivery::HttpResult;
 using ::webhooks::delivery::HttpTransport;
 using ::webhooks::delivery::NewCurlHttpTransport;
+using ::webhooks::testing::ExpectedSignature;
 using ::webhooks::testing::IsOk;
 using ::webhooks::testing::IsOkAndHolds;
 using ::webhooks::testing::ReceivedRequest;
@@ -128,27 +130,6 @@ struct AttemptRow {
 
   absl::Time end() const { return started_at + duration; }
 };
-
-// Standard Webhooks, computed here with OpenSSL rather than lib/delivery's
-// signer: "v1," + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), key
-// being the base64-decoded part of the secret after "whsec_".
-std::string ExpectedSignature(absl::string_view secret, absl::string_view id,
-                              absl::string_view timestamp,
-                              absl::string_view body) {
-  std::string key;
-  EXPECT_TRUE(absl::Base64Unescape(
-      absl::StripPrefix(secret, security::kSigningSecretPrefix), &key));
-  const std::string message = absl::StrCat(id, ".", timestamp, ".", body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_length = 0;
-  EXPECT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-                 reinterpret_cast<const unsigned char*>(message.data()),
-                 message.size(), mac, &mac_length),
-            nullptr);
-  return absl::StrCat("v1,",
-                      absl::Base64Escape(absl::string_view(
-                          reinterpret_cast<const char*>(mac), mac_length)));
-}
 
 // The value of webhooks_deliveries_total{outcome=...} as the registry
 // exposes it; -1 when absent.

@@ -15,6 +15,7 @@
 #include "lib/security/sealed_fields.h"
 #include "lib/security/sealer.h"
 #include "lib/security/signing_secret.h"
+#include "tests/testing/expected_signature.h"
 #include "tests/testing/status_matchers.h"
 
 namespace webhooks::dispatch {
@@ -23,6 +24,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using webhooks::testing::ExpectedSignature;
 using webhooks::testing::IsOk;
 using webhooks::testing::StatusIs;
 
@@ -31,25 +33,6 @@ constexpr absl::string_view kSecret =
 constexpr absl::string_view kPreviousSecret =
     "whsec_hP2brDM615FUNIKWIE+n+MU3qW4ImD5fc7P1rKjo7fc=";
 constexpr absl::string_view kBody = R"({"type":"engagement_dispatched"})";
-
-// HMAC-SHA256 computed here with OpenSSL, apart from the signer.
-std::string ExpectedSignature(absl::string_view secret, absl::string_view id,
-                              absl::string_view timestamp,
-                              absl::string_view body) {
-  std::string key;
-  EXPECT_TRUE(absl::Base64Unescape(
-      absl::StripPrefix(secret, security::kSigningSecretPrefix), &key));
-  const std::string message = absl::StrCat(id, ".", timestamp, ".", body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_length = 0;
-  EXPECT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-                 reinterpret_cast<const unsigned char*>(message.data()),
-                 message.size(), mac, &mac_length),
-            nullptr);
-  return absl::StrCat("v1,",
-                      absl::Base64Escape(absl::string_view(
-                          reinterpret_cast<const char*>(mac), mac_length)));
-}
 
 class RequestBuilderTest : public ::testing::Test {
  protected:
