@@ -86,7 +86,8 @@ class Worker {
   void OnResult(const delivery::HttpResult& result);
   void RecordDatabase(const absl::Status& status);
   // Waits until something changed since `seen`, `stopping` holds, or
-  // `deadline` (clock time) passes; at most `cap` of real time.
+  // `deadline` (clock time) passes; at most one poll interval of real time,
+  // so that the heartbeat stays fresh.
   void WaitLocked(uint64_t seen, absl::Time deadline, const bool* stopping)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AliveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
