@@ -46,11 +46,16 @@ void Dispatcher::SetInflightGauge() {
   }
 }
 
+int Dispatcher::Committed() const {
+  return in_flight() + lease_out_limit_ + hand_off_out_;
+}
+
 std::optional<store::LeaseRequest> Dispatcher::PlanLease(absl::Time now) {
   if (stopping_ || lease_out_) return std::nullopt;
-  const int size = planner_.LeaseSize(now, in_flight(), pending_writes());
+  const int size = planner_.LeaseSize(now, Committed(), pending_writes());
   if (size == 0) return std::nullopt;
   lease_out_ = true;
+  lease_out_limit_ = size;
   hint_during_lease_ = false;
   store::LeaseRequest request;
   request.owner = options_.owner;
@@ -61,19 +66,19 @@ std::optional<store::LeaseRequest> Dispatcher::PlanLease(absl::Time now) {
 
 absl::Time Dispatcher::NextLeaseCheck(absl::Time now) const {
   if (stopping_ || lease_out_) return absl::InfiniteFuture();
-  return planner_.NextCheck(now, in_flight(), pending_writes());
+  return planner_.NextCheck(now, Committed(), pending_writes());
 }
 
 std::vector<delivery::HttpRequest> Dispatcher::OnLeased(
     absl::Time now, const store::LeaseRequest& request,
     const absl::StatusOr<std::vector<store::LeasedDelivery>>& leased) {
   lease_out_ = false;
-  std::vector<delivery::HttpRequest> requests;
+  lease_out_limit_ = 0;
   if (!leased.ok()) {
     planner_.OnLeaseFailed(now);
     if (metrics_ != nullptr) metrics_->db_errors.Increment();
     common::LogWarning("lease: ", leased.status().ToString());
-    return requests;
+    return {};
   }
   planner_.OnLeased(now, request.limit, static_cast<int>(leased->size()));
   if (hint_during_lease_) planner_.Hint();
@@ -81,8 +86,14 @@ std::vector<delivery::HttpRequest> Dispatcher::OnLeased(
   if (metrics_ != nullptr) {
     metrics_->lease_batch_size.Observe(static_cast<double>(leased->size()));
   }
-  requests.reserve(leased->size());
-  for (const store::LeasedDelivery& d : *leased) {
+  return Launch(now, *leased);
+}
+
+std::vector<delivery::HttpRequest> Dispatcher::Launch(
+    absl::Time now, const std::vector<store::LeasedDelivery>& leased) {
+  std::vector<delivery::HttpRequest> requests;
+  requests.reserve(leased.size());
+  for (const store::LeasedDelivery& d : leased) {
     if (stopping_) {
       batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
       continue;
@@ -142,7 +153,17 @@ void Dispatcher::AddOutcome(DeliveryOutcome outcome,
 }
 
 std::optional<WriteBatch> Dispatcher::NextWrite(absl::Time now) {
-  return batcher_.Next(now);
+  std::optional<WriteBatch> batch = batcher_.Next(now);
+  if (!batch.has_value()) return batch;
+  if (batch->kind == WriteBatch::Kind::kOutcomes && batch->first_try &&
+      !stopping_) {
+    batch->hand_off.owner = options_.owner;
+    batch->hand_off.lease_duration = options_.lease_duration;
+    batch->hand_off.limit = planner_.HandOffLimit(
+        Committed(), static_cast<int>(batch->outcomes.size()));
+    hand_off_out_ = batch->hand_off.limit;
+  }
+  return batch;
 }
 
 absl::Time Dispatcher::NextWriteAt() const { return batcher_.NextAt(); }
@@ -171,9 +192,11 @@ void Dispatcher::RecordWritten(const DeliveryOutcome& outcome) {
   if (created != event_created_at_.end()) event_created_at_.erase(created);
 }
 
-void Dispatcher::OnWriteResult(absl::Time now, const WriteBatch& batch,
-                               const absl::Status& status,
-                               const std::vector<int64_t>& applied_ids) {
+std::vector<delivery::HttpRequest> Dispatcher::OnWriteResult(
+    absl::Time now, const WriteBatch& batch, const absl::Status& status,
+    const std::vector<int64_t>& applied_ids,
+    const std::vector<store::LeasedDelivery>& handed_off) {
+  hand_off_out_ = 0;
   const WriteReport report = batcher_.OnResult(now, batch, status, applied_ids);
   if (!status.ok()) {
     common::LogWarning(batch.kind == WriteBatch::Kind::kOutcomes
@@ -201,12 +224,17 @@ void Dispatcher::OnWriteResult(absl::Time now, const WriteBatch& batch,
     metrics_->outcomes_fenced.Increment(
         static_cast<double>(report.fenced.size()));
     metrics_->releases.Increment(report.releases_written);
+    metrics_->lease_handoffs.Increment(static_cast<double>(handed_off.size()));
   }
-  // Written outcomes and releases free their lanes' slots in the store.
-  if (!report.applied.empty() || !report.fenced.empty() ||
+  // Written outcomes and releases free their lanes' slots in the store,
+  // unless the write handed every one of them back.
+  if (report.applied.size() > handed_off.size() || !report.fenced.empty() ||
       report.releases_written > 0) {
     Hint();
   }
+  if (!status.ok()) return {};
+  // A hand-off made after BeginShutdown is released by Launch, not sent.
+  return Launch(now, handed_off);
 }
 
 void Dispatcher::BeginShutdown() { stopping_ = true; }

@@ -88,18 +88,25 @@ class Dispatcher {
   // planner). A result of no request in flight is ignored.
   void OnHttpResult(absl::Time now, const delivery::HttpResult& result);
 
-  // The next write to make now (WriteBatcher::Next).
+  // The next write to make now (WriteBatcher::Next). An outcome batch on its
+  // first try carries a hand-off (WriteBatch::hand_off, limit from
+  // LeasePlanner::HandOffLimit; none when stopping): the store may lease
+  // back, in the same write, the slots the batch frees. Until
+  // OnWriteResult, that limit counts as requests in flight.
   std::optional<WriteBatch> NextWrite(absl::Time now);
   // When NextWrite may return a batch (WriteBatcher::NextAt): <= now means at
   // once.
   absl::Time NextWriteAt() const;
   // The result of writing `batch`, the one NextWrite returned last
-  // (WriteBatcher::OnResult). Written outcomes and releases count in the
-  // metrics here, and only here; a successful write hints the planner (lane
-  // slots were freed).
-  void OnWriteResult(absl::Time now, const WriteBatch& batch,
-                     const absl::Status& status,
-                     const std::vector<int64_t>& applied_ids);
+  // (WriteBatcher::OnResult), with the deliveries the store handed off to us
+  // in the same write. Written outcomes and releases count in the metrics
+  // here, and only here; a successful write that freed more slots than it
+  // handed back hints the planner (lane slots are free). Returns the
+  // requests to submit for the handed-off deliveries, exactly as OnLeased.
+  std::vector<delivery::HttpRequest> OnWriteResult(
+      absl::Time now, const WriteBatch& batch, const absl::Status& status,
+      const std::vector<int64_t>& applied_ids,
+      const std::vector<store::LeasedDelivery>& handed_off = {});
 
   // No more leases from now on; everything else carries on.
   void BeginShutdown();
@@ -121,6 +128,12 @@ class Dispatcher {
  private:
   void Hint();
   void SetInflightGauge();
+  // Requests in flight plus what a lease or hand-off out may add.
+  int Committed() const;
+  // Registers leased deliveries in flight and builds their requests
+  // (OnLeased's contract).
+  std::vector<delivery::HttpRequest> Launch(
+      absl::Time now, const std::vector<store::LeasedDelivery>& leased);
   // Queues `outcome` for writing, remembering what the metrics need.
   void AddOutcome(store::DeliveryOutcome outcome, absl::Time event_created_at);
   void RecordWritten(const store::DeliveryOutcome& outcome);
@@ -134,6 +147,8 @@ class Dispatcher {
 
   bool stopping_ = false;
   bool lease_out_ = false;
+  int lease_out_limit_ = 0;
+  int hand_off_out_ = 0;
   // A hint that arrived while a lease was out, applied after its result.
   bool hint_during_lease_ = false;
   absl::flat_hash_map<int64_t, InFlightDelivery> in_flight_;

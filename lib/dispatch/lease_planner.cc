@@ -14,14 +14,17 @@ constexpr absl::Duration kInitialErrorBackoff = absl::Milliseconds(100);
 
 LeasePlanner::LeasePlanner(LeasePlannerOptions options) : options_(options) {}
 
+// Under load, wait until a worthwhile share of a batch is free: leasing one
+// row per freed slot would be a query per delivery.
+int LeasePlanner::MinLease() const {
+  return std::max(1,
+                  std::min(options_.lease_batch, options_.max_in_flight) / 2);
+}
+
 bool LeasePlanner::HasRoom(int in_flight, size_t pending_writes) const {
   const int free = options_.max_in_flight - in_flight;
   if (free <= 0) return false;
-  // Under load, wait until a worthwhile share of a batch is free: leasing one
-  // row per freed slot would be a query per delivery.
-  const int min_lease =
-      std::max(1, std::min(options_.lease_batch, options_.max_in_flight) / 2);
-  if (in_flight > 0 && free < min_lease) return false;
+  if (in_flight > 0 && free < MinLease()) return false;
   return pending_writes < options_.max_pending_writes;
 }
 
@@ -43,7 +46,14 @@ absl::Time LeasePlanner::NextCheck(absl::Time now, int in_flight,
   return std::max(due, now);
 }
 
+int LeasePlanner::HandOffLimit(int in_flight, int freed) const {
+  if (!last_lease_short_) return 0;
+  const int spare = options_.max_in_flight - in_flight - MinLease();
+  return std::max(0, std::min(freed, spare));
+}
+
 void LeasePlanner::OnLeased(absl::Time now, int requested, int received) {
+  last_lease_short_ = received < requested;
   hint_ = received >= requested;
   gap_until_ = hint_ ? absl::InfinitePast() : now + options_.min_lease_gap;
   next_poll_ = now + options_.poll_interval;

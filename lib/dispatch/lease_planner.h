@@ -54,6 +54,16 @@ class LeasePlanner {
   absl::Time NextCheck(absl::Time now, int in_flight,
                        size_t pending_writes) const;
 
+  // How many deliveries an outcome write freeing `freed` slots may lease
+  // back for the same lanes (DeliveryStore::CompleteAndHandOff), with
+  // `in_flight` requests in flight or reserved. 0 unless the last lease came
+  // back short: when a lease fills, other lanes are waiting for this worker,
+  // and freed capacity goes to them through leases, round-robin. Else
+  // min(freed, free - min lease), so that a lease of the worthwhile size
+  // LeaseSize waits for always stays possible: a lane that appears later
+  // still gets this worker's slots, however busy the incumbents are.
+  int HandOffLimit(int in_flight, int freed) const;
+
   // A lease of `requested` rows returned `received`. The hint is cleared
   // unless the batch came back full (more are probably due); the next poll is
   // now + poll_interval; any error backoff is over.
@@ -74,9 +84,12 @@ class LeasePlanner {
  private:
   // The capacity rules of LeaseSize (slots and writes), without time.
   bool HasRoom(int in_flight, size_t pending_writes) const;
+  // The smallest lease made while requests are in flight.
+  int MinLease() const;
 
   const LeasePlannerOptions options_;
   bool hint_ = true;
+  bool last_lease_short_ = false;
   absl::Time next_poll_ = absl::InfinitePast();
   // The end of the lease gap (InfinitePast after a full lease).
   absl::Time gap_until_ = absl::InfinitePast();

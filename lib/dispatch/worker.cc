@@ -163,11 +163,15 @@ void Worker::LeaseLoop() {
       requests = dispatcher_.OnLeased(deps_.clock->Now(), request, leased);
       ++changes_;  // a request that could not be built is an outcome to write
     }
-    for (delivery::HttpRequest& r : requests) {
-      deps_.transport->Submit(
-          std::move(r),
-          [this](delivery::HttpResult result) { OnResult(result); });
-    }
+    Submit(std::move(requests));
+  }
+}
+
+void Worker::Submit(std::vector<delivery::HttpRequest> requests) {
+  for (delivery::HttpRequest& r : requests) {
+    deps_.transport->Submit(std::move(r), [this](delivery::HttpResult result) {
+      OnResult(result);
+    });
   }
 }
 
@@ -230,19 +234,25 @@ void Worker::WriteLoop() {
       }
     }
     absl::Status status;
-    std::vector<int64_t> applied;
+    store::CompleteResult written;
     if (batch.kind == WriteBatch::Kind::kOutcomes) {
-      absl::StatusOr<std::vector<int64_t>> written =
-          deps_.store->Complete(batch.outcomes, deadline);
-      status = written.status();
-      if (written.ok()) applied = *std::move(written);
+      absl::StatusOr<store::CompleteResult> result =
+          deps_.store->CompleteAndHandOff(batch.outcomes, batch.hand_off,
+                                          deadline);
+      status = result.status();
+      if (result.ok()) written = *std::move(result);
     } else {
       status = deps_.store->Release(batch.releases, deadline).status();
     }
     RecordDatabase(status);
-    absl::MutexLock lock(&mu_);
-    dispatcher_.OnWriteResult(deps_.clock->Now(), batch, status, applied);
-    ++changes_;  // slots of ours may be free for leasing again
+    std::vector<delivery::HttpRequest> requests;
+    {
+      absl::MutexLock lock(&mu_);
+      requests = dispatcher_.OnWriteResult(deps_.clock->Now(), batch, status,
+                                           written.applied, written.handed_off);
+      ++changes_;  // slots of ours may be free for leasing again
+    }
+    Submit(std::move(requests));
   }
 }
 

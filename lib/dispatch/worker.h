@@ -84,6 +84,8 @@ class Worker {
   void ListenLoop();
   void StatsLoop();
   void OnResult(const delivery::HttpResult& result);
+  // Hands requests to the transport (without mu_ held).
+  void Submit(std::vector<delivery::HttpRequest> requests);
   void RecordDatabase(const absl::Status& status);
   // Waits until something changed since `seen`, `stopping` holds, or
   // `deadline` (clock time) passes; at most one poll interval of real time,

@@ -55,6 +55,7 @@ std::optional<WriteBatch> WriteBatcher::Next(absl::Time now) {
   for (auto it = struck_.begin(); it != struck_.end(); ++it) {
     if (it->not_before > now) continue;
     batch.kind = WriteBatch::Kind::kOutcomes;
+    batch.first_try = false;
     batch.outcomes.push_back(it->outcome);
     out_outcomes_.clear();
     out_outcomes_.push_back(std::move(*it));
@@ -67,6 +68,7 @@ std::optional<WriteBatch> WriteBatcher::Next(absl::Time now) {
   if (!batch_sizes_.empty()) {
     n = std::min(batch_sizes_.front(), outcomes_.size());
     batch_sizes_.pop_front();
+    batch.first_try = false;
   }
   batch.kind = WriteBatch::Kind::kOutcomes;
   out_outcomes_.assign(

@@ -41,6 +41,13 @@ struct WriteBatch {
   Kind kind = Kind::kOutcomes;
   std::vector<store::DeliveryOutcome> outcomes;
   std::vector<store::LeaseRelease> releases;
+  // False for outcomes written before without success (a batch put back, a
+  // half of a split one, a struck outcome): what is being isolated should
+  // not carry anything else with it.
+  bool first_try = true;
+  // Leases to take in the same write (DeliveryStore::CompleteAndHandOff);
+  // the batcher leaves it empty, the Dispatcher decides.
+  store::HandOff hand_off;
 };
 
 // What became of a batch, from WriteBatcher::OnResult.

@@ -79,6 +79,12 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                    .Help("Leased deliveries handed back untried")
                    .Register(registry)
                    .Add({})),
+      lease_handoffs(BuildCounter()
+                         .Name("webhooks_lease_handoffs_total")
+                         .Help("Deliveries leased by an outcome write for the "
+                               "slots it freed")
+                         .Register(registry)
+                         .Add({})),
       outcome_write_failures(
           BuildCounter()
               .Name("webhooks_outcome_write_failures_total")

@@ -46,6 +46,9 @@ class WorkerMetrics {
   // webhooks_lease_releases_total: leased deliveries handed back untried
   // (per-subscription cap reached, shutdown).
   prometheus::Counter& releases;
+  // webhooks_lease_handoffs_total: deliveries leased by an outcome write for
+  // the slots it freed (DeliveryStore::CompleteAndHandOff), not by a lease.
+  prometheus::Counter& lease_handoffs;
   // webhooks_outcome_write_failures_total: failed write calls (Complete or
   // Release), each retried.
   prometheus::Counter& outcome_write_failures;

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -89,6 +90,21 @@ struct DeliveryOutcome {
   std::string disable_reason;
 };
 
+// Leases an outcome write takes for the slots it frees (see
+// DeliveryStore::CompleteAndHandOff).
+struct HandOff {
+  std::string owner;
+  int limit = 0;  // most deliveries in all; 0: none
+  absl::Duration lease_duration = absl::Seconds(60);
+};
+
+struct CompleteResult {
+  // Ids of the deliveries whose outcome was applied.
+  std::vector<int64_t> applied;
+  // New leases of the same lanes (HandOff), as Lease returns them.
+  std::vector<LeasedDelivery> handed_off;
+};
+
 // A leased delivery handed back untried: due again now, no attempt counted.
 struct LeaseRelease {
   int64_t delivery_id = 0;
@@ -127,10 +143,30 @@ class DeliveryStore {
   // Writes a batch of outcomes and their attempts in one transaction, freeing
   // their lanes' slots. Outcomes whose lease_token no longer matches (or whose
   // lease was already written) are ignored, so writing a batch twice counts
-  // each attempt once. Returns the ids of the deliveries whose outcome was
-  // applied.
-  virtual absl::StatusOr<std::vector<int64_t>> Complete(
-      const std::vector<DeliveryOutcome>& outcomes, absl::Time deadline) = 0;
+  // each attempt once.
+  //
+  // In the same statement, the slots the applied outcomes free are handed
+  // straight to due deliveries of the same lanes, leased to `hand_off.owner`
+  // as Lease would (oldest due first, interleaved across the lanes, fresh
+  // deliveries only): at most `hand_off.limit` in all, never more in a lane
+  // than it freed or than its cap now allows, none for a lane that is
+  // disabled. A handed-off slot never leaves its lane, so the lane's
+  // in-flight count does not move and no lease has to find it again: slots
+  // cycle with every write instead of waiting for the next lease. (A lane
+  // keeps its slots only as long as its worker writes outcomes; whoever leases
+  // decides with `limit` how much of its capacity incumbents may keep.)
+  virtual absl::StatusOr<CompleteResult> CompleteAndHandOff(
+      const std::vector<DeliveryOutcome>& outcomes, const HandOff& hand_off,
+      absl::Time deadline) = 0;
+
+  // CompleteAndHandOff with no hand-off. Returns the ids applied.
+  absl::StatusOr<std::vector<int64_t>> Complete(
+      const std::vector<DeliveryOutcome>& outcomes, absl::Time deadline) {
+    absl::StatusOr<CompleteResult> result =
+        CompleteAndHandOff(outcomes, HandOff{}, deadline);
+    if (!result.ok()) return result.status();
+    return std::move(result->applied);
+  }
 
   // Makes leased deliveries due again at once and frees their slots, fenced
   // like Complete. Returns how many applied.

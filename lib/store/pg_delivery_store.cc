@@ -169,6 +169,18 @@ WHERE s.id = i.subscription_id AND s.enabled
 // batch twice -- a retry after a lost answer -- counts each attempt once),
 // their attempts, and the slots they free. A retry makes its lane due at its
 // next attempt.
+//
+// The hand-off ($11 owner, $12 limit, $13 lease ms) leases, for each lane the
+// batch frees slots of (and that is enabled: a 410 of this transaction has
+// already disabled its lane), up to that many due deliveries through the same
+// index probe as the lease (deliveries_lane_due, LIMIT the lane's room, FOR
+// UPDATE SKIP LOCKED), interleaved across the lanes, $12 in all. The lanes
+// are locked by this transaction already (kLockLanesSql), so `room` reads
+// them as they are; the statement's snapshot shows the rows written by
+// `done` as still leased, so none of them is taken again. With $12 = 0 the
+// probes return at once. A lane handed deliveries keeps those slots (its
+// in_flight falls only by what it did not get back) and its turn moves to
+// now(), as a lease would move it.
 constexpr char kCompleteSql[] = R"sql(
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[],
@@ -197,15 +209,62 @@ attempts AS (
          i.excerpt
   FROM input i JOIN done ON done.id = i.id
   ON CONFLICT DO NOTHING),
+freed AS (
+  SELECT subscription_id, count(*)::int AS n,
+         min(next_attempt_at) FILTER (WHERE state = 'pending') AS retry_at
+  FROM done GROUP BY subscription_id),
+room AS (
+  SELECT f.subscription_id, least(f.n, l.max_in_flight - (l.in_flight - f.n), $12) AS room
+  FROM freed f JOIN delivery_lanes l ON l.subscription_id = f.subscription_id
+  WHERE l.enabled AND $12 > 0),
+candidates AS (
+  SELECT d.id, r.subscription_id,
+         row_number() OVER (PARTITION BY r.subscription_id ORDER BY d.next_attempt_at, d.id)
+           AS turn
+  FROM room r CROSS JOIN LATERAL (
+    SELECT id, next_attempt_at FROM deliveries d
+    WHERE d.subscription_id = r.subscription_id AND d.state = 'pending'
+      AND d.leased_until IS NULL AND d.next_attempt_at <= now()
+    ORDER BY d.next_attempt_at
+    LIMIT greatest(r.room, 0)
+    FOR UPDATE SKIP LOCKED) d),
+chosen AS (
+  SELECT id, subscription_id FROM candidates ORDER BY turn, id LIMIT greatest($12, 0)),
+leased AS (
+  UPDATE deliveries d
+  SET lease_owner = $11,
+      lease_token = d.lease_token + 1,
+      leased_until = now() + $13 * interval '1 millisecond'
+  FROM chosen c
+  WHERE d.id = c.id
+  RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, d.lease_token),
 lanes AS (
   UPDATE delivery_lanes l
-  SET in_flight = l.in_flight - c.n,
-      next_due_at = least(l.next_due_at, c.retry_at)
-  FROM (SELECT subscription_id, count(*) AS n,
-               min(next_attempt_at) FILTER (WHERE state = 'pending') AS retry_at
-        FROM done GROUP BY subscription_id) c
-  WHERE l.subscription_id = c.subscription_id)
-SELECT id FROM done
+  SET in_flight = l.in_flight - f.n + coalesce(h.n, 0),
+      next_due_at = CASE WHEN h.n > 0 THEN now()
+                         ELSE least(l.next_due_at, f.retry_at) END,
+      lease_expires_at = CASE WHEN h.n > 0
+                              THEN greatest(l.lease_expires_at,
+                                            now() + $13 * interval '1 millisecond')
+                              ELSE l.lease_expires_at END
+  FROM freed f
+  LEFT JOIN (SELECT subscription_id, count(*)::int AS n FROM chosen GROUP BY subscription_id) h
+    ON h.subscription_id = f.subscription_id
+  WHERE l.subscription_id = f.subscription_id)
+SELECT id, NULL::bigint, NULL::int, NULL::text, NULL::text, NULL::text, NULL::text,
+       NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
+FROM done
+UNION ALL
+SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
+       CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1
+            THEN e.body END,
+       (extract(epoch from e.created_at) * 1000000)::bigint,
+       l.subscription_id, s.target_url, s.custom_headers_sealed, s.signing_secret_sealed,
+       CASE WHEN s.previous_signing_secret_expires_at > now()
+            THEN s.previous_signing_secret_sealed END
+FROM leased l
+JOIN events e ON e.id = l.event_id
+JOIN subscriptions s ON s.id = l.subscription_id
 )sql";
 
 // Handed back untried: the delivery keeps its place in line (next_attempt_at
@@ -341,10 +400,10 @@ class PgDeliveryStore final : public DeliveryStore {
     return out;
   }
 
-  absl::StatusOr<std::vector<int64_t>> Complete(
-      const std::vector<DeliveryOutcome>& outcomes,
+  absl::StatusOr<CompleteResult> CompleteAndHandOff(
+      const std::vector<DeliveryOutcome>& outcomes, const HandOff& hand_off,
       absl::Time deadline) override {
-    if (outcomes.empty()) return std::vector<int64_t>{};
+    if (outcomes.empty()) return CompleteResult{};
     std::vector<int64_t> ids, tokens, durations;
     std::vector<int> attempts, statuses;
     std::vector<std::string> states, next_at, started_at, classes, excerpts;
@@ -372,7 +431,7 @@ class PgDeliveryStore final : public DeliveryStore {
       }
     }
     const std::vector<std::string> lanes = SubscriptionsOf(outcomes);
-    return WithConnection<std::vector<int64_t>>(
+    return WithConnection<CompleteResult>(
         pool_, deadline, "complete deliveries", [&](PgConnection& c) {
           PrepareWrites(c);
           c.EnsurePrepared("delivery_complete", kCompleteSql);
@@ -399,13 +458,20 @@ class PgDeliveryStore final : public DeliveryStore {
               ToTextArrayLiteral(next_at), IntArrayLiteral(attempts),
               ToTextArrayLiteral(started_at), IntArrayLiteral(durations),
               IntArrayLiteral(statuses), ToTextArrayLiteral(classes),
-              ToTextArrayLiteral(excerpts));
+              ToTextArrayLiteral(excerpts), hand_off.owner,
+              std::max(0, hand_off.limit),
+              absl::ToInt64Milliseconds(hand_off.lease_duration));
           tx.commit();
-          std::vector<int64_t> applied;
-          applied.reserve(r.size());
-          for (const pqxx::row& row : r)
-            applied.push_back(row[0].as<int64_t>());
-          return applied;
+          CompleteResult result;
+          const BodiesByEvent bodies = CollectBodies(r);
+          for (const pqxx::row& row : r) {
+            if (row[1].is_null()) {
+              result.applied.push_back(row[0].as<int64_t>());
+            } else {
+              result.handed_off.push_back(ReadLeasedRow(row, bodies));
+            }
+          }
+          return result;
         });
   }
 
@@ -452,17 +518,47 @@ class PgDeliveryStore final : public DeliveryStore {
   }
 
  private:
-  static std::vector<LeasedDelivery> ReadLeased(
-      const pqxx::result& r, std::vector<std::string>* ran_out, bool* more) {
-    // The body comes once per event (on one of its rows): collect them first,
-    // so that every delivery of the event shares that one copy.
-    absl::flat_hash_map<std::string, std::shared_ptr<const std::string>> bodies;
+  using BodiesByEvent =
+      absl::flat_hash_map<std::string, std::shared_ptr<const std::string>>;
+
+  // The body comes once per event (on one of its rows, column 6): collect
+  // them first, so that every delivery of the event shares that one copy.
+  static BodiesByEvent CollectBodies(const pqxx::result& r) {
+    BodiesByEvent bodies;
     for (const pqxx::row& row : r) {
       if (!row[0].is_null() && !row[6].is_null()) {
         bodies[row[4].c_str()] =
             std::make_shared<const std::string>(row[6].c_str(), row[6].size());
       }
     }
+    return bodies;
+  }
+
+  // A leased delivery, in the columns of kLeaseSql's first SELECT.
+  static LeasedDelivery ReadLeasedRow(const pqxx::row& row,
+                                      const BodiesByEvent& bodies) {
+    LeasedDelivery d;
+    d.id = row[0].as<int64_t>();
+    d.lease_token = row[1].as<int64_t>();
+    d.attempt = row[2].as<int>();
+    d.tenant_id = row[3].as<std::string>();
+    d.event_id = row[4].as<std::string>();
+    d.event_type = row[5].as<std::string>();
+    if (auto it = bodies.find(d.event_id); it != bodies.end())
+      d.body = it->second;
+    d.event_created_at = FromEpochMicros(row[7]);
+    d.subscription_id = row[8].as<std::string>();
+    d.target_url = row[9].as<std::string>();
+    d.custom_headers_sealed = row[10].as<std::string>();
+    d.signing_secret_sealed = row[11].as<std::string>();
+    if (!row[12].is_null())
+      d.previous_signing_secret_sealed = row[12].as<std::string>();
+    return d;
+  }
+
+  static std::vector<LeasedDelivery> ReadLeased(
+      const pqxx::result& r, std::vector<std::string>* ran_out, bool* more) {
+    const BodiesByEvent bodies = CollectBodies(r);
     std::vector<LeasedDelivery> out;
     out.reserve(r.size());
     for (const pqxx::row& row : r) {
@@ -472,22 +568,7 @@ class PgDeliveryStore final : public DeliveryStore {
         if (lane == 0) *more = true;
         continue;
       }
-      LeasedDelivery d;
-      d.id = row[0].as<int64_t>();
-      d.lease_token = row[1].as<int64_t>();
-      d.attempt = row[2].as<int>();
-      d.tenant_id = row[3].as<std::string>();
-      d.event_id = row[4].as<std::string>();
-      d.event_type = row[5].as<std::string>();
-      d.body = bodies[d.event_id];
-      d.event_created_at = FromEpochMicros(row[7]);
-      d.subscription_id = row[8].as<std::string>();
-      d.target_url = row[9].as<std::string>();
-      d.custom_headers_sealed = row[10].as<std::string>();
-      d.signing_secret_sealed = row[11].as<std::string>();
-      if (!row[12].is_null())
-        d.previous_signing_secret_sealed = row[12].as<std::string>();
-      out.push_back(std::move(d));
+      out.push_back(ReadLeasedRow(row, bodies));
     }
     return out;
   }

@@ -12,6 +12,8 @@
 #   --big       also run the isolation scenario with 1,000,000 black-hole rows
 #   --out FILE  also write the table to FILE
 #   --keep      keep the work folder (logs, nginx access log) under /tmp
+#   --only LIST run only these scenarios (comma-separated: throughput,
+#               isolation,lease,caps), for iterating on one figure
 #
 # WEBHOOKS_BUILD_DIR names the build to measure (default <repo>/build).
 # Everything listens on 127.0.0.1 only; every wait has a deadline.
@@ -33,7 +35,7 @@ echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
 
 usage() { sed -n '/^#   tests/,/^# WEBHOOKS_BUILD_DIR/p' "$0" | sed 's/^# \{0,1\}//'; }
 
-mode=full big=0 out="" keep=0
+mode=full big=0 out="" keep=0 only=
 while (($#)); do
   case $1 in
     --quick) mode=quick ;;
@@ -41,6 +43,8 @@ while (($#)); do
     --out) out=${2:?--out needs a file}; shift ;;
     --out=*) out=${1#--out=} ;;
     --keep) keep=1 ;;
+    --only) only=${2:?--only needs a list}; shift ;;
+    --only=*) only=${1#--only=} ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -66,6 +70,8 @@ fi
 iso_big_backlog=1000000
 slow_hold=0.05 # seconds the slow receiver holds each request (caps scenario)
 hz=$(getconf CLK_TCK)
+
+want() { [[ -z $only || ,$only, == *,$1,* ]]; } # want SCENARIO
 
 log() { echo "bench: [${SECONDS}s] $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -445,6 +451,7 @@ log_summary() { # log_summary PREFIX COUNT
   echo "$s"
 }
 
+if want throughput; then
 # --- 1. throughput ---------------------------------------------------------------
 
 log "1/4 throughput: $tp_n deliveries, one worker with default flags"
@@ -491,6 +498,9 @@ row throughput "POSTs at nginx per delivery" "$(ratio "$fast_count" "$delivered"
   "mean body $(calc "$fast_len") B (Content-Length at nginx); wrk's $body_bytes B"
 reset
 
+fi
+
+if want isolation; then
 # --- 2. isolation ------------------------------------------------------------------
 
 # S2's delivery rate alone, then behind a backlog of due deliveries to an
@@ -531,6 +541,9 @@ fi
 peak=$(sed -nE 's/.*peak=([0-9]+).*/\1/p' "$work/blackhole.status")
 row isolation "black-hole connections held, peak" "$peak" "" "" "sockets the worker kept open to it"
 
+fi
+
+if want lease; then
 # --- 3. lease cost vs backlog -----------------------------------------------------
 
 # The first LEASE_N deliveries of one subscription, out of a queue of LEASE_N
@@ -597,6 +610,9 @@ else
   row lease "statement means" "-" "" "" "pg_stat_statements not available"
 fi
 
+fi
+
+if want caps; then
 # --- 4. two workers and the per-subscription cap ------------------------------------
 
 # Requests to a receiver that holds each one for $slow_hold s overlap, and
@@ -628,6 +644,8 @@ row caps "max overlapping requests, 2 workers" "$two_overlap" "$cap" "$(ratio "$
   "${two_note:-"$cap_note; from nginx's log; ratio <= 1.00 if the cap holds"}"
 row caps "deliveries/s, 2 workers, ${slow_hold}s receiver" "$two_rate" "" "" \
   "$two_count requests logged, mean $(calc "$two_ms") ms"
+
+fi
 
 # --- the table -------------------------------------------------------------------
 

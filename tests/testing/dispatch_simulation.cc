@@ -120,11 +120,16 @@ bool DispatchSimulation::Step() {
              dispatcher_->NextWrite(now)) {
     ++writes_;
     if (batch->kind == dispatch::WriteBatch::Kind::kOutcomes) {
-      absl::StatusOr<std::vector<int64_t>> applied =
-          store_.Complete(batch->outcomes, now + kDbTimeout);
-      dispatcher_->OnWriteResult(
-          now, *batch, applied.status(),
-          applied.ok() ? *applied : std::vector<int64_t>{});
+      absl::StatusOr<store::CompleteResult> written = store_.CompleteAndHandOff(
+          batch->outcomes, batch->hand_off, now + kDbTimeout);
+      store::CompleteResult result;
+      if (written.ok()) result = *std::move(written);
+      handed_off_ += static_cast<int>(result.handed_off.size());
+      for (delivery::HttpRequest& r :
+           dispatcher_->OnWriteResult(now, *batch, written.status(),
+                                      result.applied, result.handed_off)) {
+        Submit(std::move(r));
+      }
     } else {
       absl::StatusOr<int> released =
           store_.Release(batch->releases, now + kDbTimeout);

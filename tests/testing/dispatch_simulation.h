@@ -108,6 +108,8 @@ class DispatchSimulation {
   int MaxConcurrent(const std::string& subscription_id) const;
   int leases() const { return leases_; }
   int writes() const { return writes_; }
+  // Deliveries the store handed off in outcome writes.
+  int handed_off() const { return handed_off_; }
 
  private:
   // Performs everything due now. True when anything was done.
@@ -129,6 +131,7 @@ class DispatchSimulation {
   absl::flat_hash_map<int64_t, std::string> subscription_of_;
   int leases_ = 0;
   int writes_ = 0;
+  int handed_off_ = 0;
 };
 
 }  // namespace webhooks::testing

@@ -23,6 +23,34 @@ int FakeDeliveryStore::InFlightLocked(const Subscription& s) const {
   return n;
 }
 
+store::LeasedDelivery FakeDeliveryStore::LeaseRowLocked(
+    int64_t id, const std::string& owner, absl::Duration lease_duration,
+    absl::Time now) {
+  Row& row = rows_.at(id);
+  FakeDelivery& d = row.delivery;
+  d.leased = true;
+  d.leased_until = now + lease_duration;
+  d.next_attempt_at = d.leased_until;
+  d.lease_token = next_token_++;
+  d.lease_owner = owner;
+  const Subscription& s = subscriptions_.at(d.subscription_id);
+  store::LeasedDelivery out;
+  out.id = id;
+  out.lease_token = d.lease_token;
+  out.attempt = d.attempts + 1;
+  out.tenant_id = row.tenant_id;
+  out.event_id = d.event_id;
+  out.event_type = row.event_type;
+  out.body = row.body;
+  out.event_created_at = row.event_created_at;
+  out.subscription_id = d.subscription_id;
+  out.target_url = s.fields.target_url;
+  out.custom_headers_sealed = s.fields.custom_headers_sealed;
+  out.signing_secret_sealed = s.fields.signing_secret_sealed;
+  out.previous_signing_secret_sealed = s.fields.previous_signing_secret_sealed;
+  return out;
+}
+
 absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
     const store::LeaseRequest& request, absl::Time /*deadline*/) {
   absl::MutexLock lock(&mu_);
@@ -85,27 +113,8 @@ absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
           if (lane.free <= 0) continue;
           --lane.free;
         }
-        d.leased = true;
-        d.leased_until = now + request.lease_duration;
-        d.next_attempt_at = d.leased_until;
-        d.lease_token = next_token_++;
-        d.lease_owner = request.owner;
-        const Subscription& s = *lane.subscription;
-        store::LeasedDelivery out;
-        out.id = id;
-        out.lease_token = d.lease_token;
-        out.attempt = d.attempts + 1;
-        out.tenant_id = row.tenant_id;
-        out.event_id = d.event_id;
-        out.event_type = row.event_type;
-        out.body = row.body;
-        out.event_created_at = row.event_created_at;
-        out.subscription_id = d.subscription_id;
-        out.target_url = s.fields.target_url;
-        out.custom_headers_sealed = s.fields.custom_headers_sealed;
-        out.signing_secret_sealed = s.fields.signing_secret_sealed;
-        out.previous_signing_secret_sealed =
-            s.fields.previous_signing_secret_sealed;
+        store::LeasedDelivery out =
+            LeaseRowLocked(id, request.owner, request.lease_duration, now);
         leased.push_back(std::move(out));
         if (!lane.served) {
           lane.served = true;
@@ -120,9 +129,9 @@ absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
   return leased;
 }
 
-absl::StatusOr<std::vector<int64_t>> FakeDeliveryStore::Complete(
+absl::StatusOr<store::CompleteResult> FakeDeliveryStore::CompleteAndHandOff(
     const std::vector<store::DeliveryOutcome>& outcomes,
-    absl::Time /*deadline*/) {
+    const store::HandOff& hand_off, absl::Time /*deadline*/) {
   absl::MutexLock lock(&mu_);
   ++complete_calls_;
   if (std::optional<absl::Status> failure = TakeInjected(fail_complete_)) {
@@ -134,6 +143,8 @@ absl::StatusOr<std::vector<int64_t>> FakeDeliveryStore::Complete(
     }
   }
   std::vector<int64_t> applied;
+  // Slots freed per lane, in the order the lanes first appear.
+  std::vector<std::pair<std::string, int>> freed;
   for (const store::DeliveryOutcome& o : outcomes) {
     auto it = rows_.find(o.delivery_id);
     if (it == rows_.end()) continue;
@@ -160,8 +171,59 @@ absl::StatusOr<std::vector<int64_t>> FakeDeliveryStore::Complete(
       s.disabled_reason = o.disable_reason;
     }
     applied.push_back(o.delivery_id);
+    auto lane = std::find_if(freed.begin(), freed.end(), [&](const auto& f) {
+      return f.first == d.subscription_id;
+    });
+    if (lane == freed.end()) {
+      freed.emplace_back(d.subscription_id, 1);
+    } else {
+      ++lane->second;
+    }
   }
-  return applied;
+  store::CompleteResult result;
+  result.applied = std::move(applied);
+  if (hand_off.limit <= 0) return result;
+
+  // The hand-off: per lane that freed slots and is enabled, its oldest due
+  // unleased deliveries, up to what it freed and what its cap allows,
+  // interleaved across the lanes.
+  const absl::Time now = clock_->Now();
+  std::vector<std::vector<int64_t>> picks;
+  for (const auto& [subscription_id, n] : freed) {
+    const Subscription& s = subscriptions_.at(subscription_id);
+    std::vector<int64_t> due;
+    if (s.enabled) {
+      for (int64_t id : s.deliveries) {
+        const FakeDelivery& row = rows_.at(id).delivery;
+        if (row.state == FakeDelivery::State::kPending && !row.leased &&
+            row.next_attempt_at <= now) {
+          due.push_back(id);
+        }
+      }
+    }
+    std::sort(due.begin(), due.end(), [this](int64_t a, int64_t b) {
+      const absl::Time ta = rows_.at(a).delivery.next_attempt_at;
+      const absl::Time tb = rows_.at(b).delivery.next_attempt_at;
+      return ta != tb ? ta < tb : a < b;
+    });
+    const int room = std::min(n, s.max_in_flight - InFlightLocked(s));
+    due.resize(
+        static_cast<size_t>(std::clamp(room, 0, static_cast<int>(due.size()))));
+    picks.push_back(std::move(due));
+  }
+  for (size_t turn = 0;; ++turn) {
+    bool any = false;
+    for (const std::vector<int64_t>& lane : picks) {
+      if (turn >= lane.size()) continue;
+      any = true;
+      if (static_cast<int>(result.handed_off.size()) >= hand_off.limit) break;
+      result.handed_off.push_back(LeaseRowLocked(lane[turn], hand_off.owner,
+                                                 hand_off.lease_duration, now));
+    }
+    if (!any || static_cast<int>(result.handed_off.size()) >= hand_off.limit)
+      break;
+  }
+  return result;
 }
 
 absl::StatusOr<int> FakeDeliveryStore::Release(

@@ -59,9 +59,9 @@ class FakeDeliveryStore : public store::DeliveryStore {
   // Lease, Complete and Release ignore their deadlines.
   absl::StatusOr<std::vector<store::LeasedDelivery>> Lease(
       const store::LeaseRequest& request, absl::Time deadline) override;
-  absl::StatusOr<std::vector<int64_t>> Complete(
+  absl::StatusOr<store::CompleteResult> CompleteAndHandOff(
       const std::vector<store::DeliveryOutcome>& outcomes,
-      absl::Time deadline) override;
+      const store::HandOff& hand_off, absl::Time deadline) override;
   absl::StatusOr<int> Release(const std::vector<store::LeaseRelease>& releases,
                               absl::Time deadline) override;
   absl::StatusOr<store::QueueStats> Stats(absl::Time deadline) override;
@@ -126,6 +126,11 @@ class FakeDeliveryStore : public store::DeliveryStore {
 
   static std::optional<absl::Status> TakeInjected(Injected& injected);
   int InFlightLocked(const Subscription& s) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases row `id` (a new token) and returns what Lease returns for it.
+  store::LeasedDelivery LeaseRowLocked(int64_t id, const std::string& owner,
+                                       absl::Duration lease_duration,
+                                       absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const common::Clock* const clock_;

@@ -1032,10 +1032,10 @@ class BlockingStore : public store::DeliveryStore {
         +[](bool* blocked) { return !*blocked; }, &blocked_));
     return inner_.Lease(request, deadline);
   }
-  absl::StatusOr<std::vector<int64_t>> Complete(
+  absl::StatusOr<store::CompleteResult> CompleteAndHandOff(
       const std::vector<store::DeliveryOutcome>& outcomes,
-      absl::Time deadline) override {
-    return inner_.Complete(outcomes, deadline);
+      const store::HandOff& hand_off, absl::Time deadline) override {
+    return inner_.CompleteAndHandOff(outcomes, hand_off, deadline);
   }
   absl::StatusOr<int> Release(const std::vector<store::LeaseRelease>& r,
                               absl::Time deadline) override {

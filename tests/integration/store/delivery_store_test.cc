@@ -469,6 +469,106 @@ TEST_F(PgDeliveryStoreTest, LeaseNeverTakesMoreThanTheCapInOneCallOrAcross) {
   EXPECT_THAT(Lease(*other.store, 100), IsEmpty());
 }
 
+// The hand-off of CompleteAndHandOff: the slots a write frees go straight to
+// due deliveries of the same lanes, which therefore never leave their cap.
+TEST_F(PgDeliveryStoreTest, CompleteHandsFreedSlotsBackToTheirOwnLanes) {
+  CreateSubscription("sub_s", 3);
+  CreateSubscription("sub_t", 2);
+  CreateSubscription("sub_u", 2);
+  const std::vector<int64_t> s = AddDeliveries("sub_s", 10);
+  const std::vector<int64_t> t = AddDeliveries("sub_t", 5);
+  const std::vector<int64_t> u = AddDeliveries("sub_u", 5);
+  const std::vector<LeasedDelivery> first = Lease(100);
+  ASSERT_EQ(first.size(), 7u);
+  const std::vector<LeasedDelivery> s_first = Of(first, "sub_s");
+  const std::vector<LeasedDelivery> t_first = Of(first, "sub_t");
+  const std::vector<LeasedDelivery> u_first = Of(first, "sub_u");
+  DeliveryOutcome stale = Delivered(u_first[0]);
+  stale.lease_token += 1;  // fenced: frees nothing, so nothing is handed off
+
+  absl::StatusOr<CompleteResult> written = store().CompleteAndHandOff(
+      {Delivered(s_first[0]), Retry(s_first[1], absl::Now() + absl::Hours(1)),
+       Delivered(t_first[0]), stale},
+      {.owner = "other", .limit = 100, .lease_duration = absl::Seconds(90)},
+      Deadline());
+  ASSERT_THAT(written, IsOk());
+  EXPECT_THAT(written->applied, UnorderedElementsAreArray({s[0], s[1], t[0]}));
+  // Oldest due first, as many as each lane freed.
+  EXPECT_THAT(Ids(written->handed_off),
+              UnorderedElementsAreArray({s[3], s[4], t[2]}));
+  for (const LeasedDelivery& d : written->handed_off) {
+    SCOPED_TRACE(d.id);
+    EXPECT_EQ(d.attempt, 1);
+    EXPECT_EQ(DeliveryValue(d.id, "lease_owner"), "other");
+    EXPECT_EQ(DeliveryValue(d.id, "lease_token"), absl::StrCat(d.lease_token));
+    EXPECT_EQ(DeliveryValue(d.id, "leased_until > now() + interval '80 s'"),
+              "true");
+    EXPECT_EQ(d.target_url,
+              absl::StrCat("https://example.com/", d.subscription_id));
+    EXPECT_EQ(d.signing_secret_sealed,
+              absl::StrCat("k1:secret-", d.subscription_id));
+    ASSERT_NE(d.body, nullptr);
+    EXPECT_EQ(*d.body, "{}");
+    EXPECT_EQ(d.event_type, kEventType);
+  }
+  // The lanes never left their caps, and the leases say so.
+  EXPECT_EQ(InFlight("sub_s"), 3);
+  EXPECT_EQ(InFlight("sub_t"), 2);
+  EXPECT_EQ(InFlight("sub_u"), 2);
+  EXPECT_EQ(Leased("sub_s"), 3);
+  EXPECT_EQ(Leased("sub_t"), 2);
+  EXPECT_THAT(Lease(100), IsEmpty());
+
+  // `limit` bounds the hand-off in all, taking each lane's first turn first.
+  const std::vector<LeasedDelivery> handed = written->handed_off;
+  absl::StatusOr<CompleteResult> again = store().CompleteAndHandOff(
+      {Delivered(Of(handed, "sub_s")[0]), Delivered(Of(handed, "sub_s")[1]),
+       Delivered(Of(handed, "sub_t")[0])},
+      {.owner = "other", .limit = 2}, Deadline());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(Ids(again->handed_off), UnorderedElementsAreArray({s[5], t[3]}));
+  EXPECT_EQ(InFlight("sub_s"), 2);
+  EXPECT_EQ(InFlight("sub_t"), 2);
+  EXPECT_EQ(Leased("sub_s"), 2);
+}
+
+TEST_F(PgDeliveryStoreTest, HandOffKeepsToALoweredCapAndSkipsADisabledLane) {
+  CreateSubscription("sub_s", 4);
+  CreateSubscription("sub_g", 2);
+  const std::vector<int64_t> s = AddDeliveries("sub_s", 10);
+  const std::vector<int64_t> g = AddDeliveries("sub_g", 5);
+  const std::vector<LeasedDelivery> first = Lease(100);
+  const std::vector<LeasedDelivery> s_first = Of(first, "sub_s");
+  const std::vector<LeasedDelivery> g_first = Of(first, "sub_g");
+  ASSERT_EQ(s_first.size(), 4u);
+  ASSERT_EQ(g_first.size(), 2u);
+  Query("UPDATE subscriptions SET max_in_flight = 2 WHERE id = 'sub_s'");
+
+  // 4 in flight against a cap of 2: freeing one leaves 3, no room.
+  absl::StatusOr<CompleteResult> one = store().CompleteAndHandOff(
+      {Delivered(s_first[0])}, {.owner = "w", .limit = 100}, Deadline());
+  ASSERT_THAT(one, IsOk());
+  EXPECT_THAT(one->handed_off, IsEmpty());
+  EXPECT_EQ(InFlight("sub_s"), 3);
+  // Freeing two more leaves 1: room for one.
+  absl::StatusOr<CompleteResult> two =
+      store().CompleteAndHandOff({Delivered(s_first[1]), Delivered(s_first[2])},
+                                 {.owner = "w", .limit = 100}, Deadline());
+  ASSERT_THAT(two, IsOk());
+  EXPECT_THAT(Ids(two->handed_off), ElementsAreArray({s[4]}));
+  EXPECT_EQ(InFlight("sub_s"), 2);
+
+  // A 410 in the batch disables its lane first: nothing of it is handed off.
+  absl::StatusOr<CompleteResult> gone =
+      store().CompleteAndHandOff({Gone(g_first[0]), Delivered(g_first[1])},
+                                 {.owner = "w", .limit = 100}, Deadline());
+  ASSERT_THAT(gone, IsOk());
+  EXPECT_THAT(gone->applied, UnorderedElementsAreArray({g[0], g[1]}));
+  EXPECT_THAT(gone->handed_off, IsEmpty());
+  EXPECT_EQ(InFlight("sub_g"), 0);
+  EXPECT_EQ(Leased("sub_g"), 0);
+}
+
 TEST_F(PgDeliveryStoreTest, ReleaseFreesTheSlotAndKeepsTheDeliverysPlace) {
   CreateSubscription("sub_s", 2);
   const std::vector<int64_t> s = AddDeliveries("sub_s", 4, absl::Minutes(1));

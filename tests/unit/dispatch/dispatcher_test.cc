@@ -343,6 +343,138 @@ TEST(DispatcherTest, MetricsCountOnlyWrittenOutcomes) {
   EXPECT_EQ(Metric(registry, "webhooks_inflight_requests"), 0);
 }
 
+TEST(DispatcherTest, CappedLaneCyclesThroughHandOffsNotLeases) {
+  prometheus::Registry registry;
+  metrics::WorkerMetrics metrics(registry);
+  DispatchSimulation sim(Options(), &metrics);
+  sim.AddSubscription("sub_1", 4);
+  for (int i = 0; i < 40; ++i) sim.store().AddDelivery("sub_1");
+  ASSERT_TRUE(sim.RunUntilIdle());
+  EXPECT_EQ(sim.sent().size(), 40u);
+  EXPECT_EQ(sim.MaxConcurrent("sub_1"), 4);
+  for (int64_t id : sim.store().DeliveryIds()) {
+    EXPECT_EQ(sim.store().Delivery(id).state, FakeDelivery::State::kDelivered);
+  }
+  // The first lease takes the cap (4 of the 100 asked: short); from then on
+  // every write hands its freed slots straight back, and only the end of
+  // the backlog (a write that hands back fewer than it freed) leases again.
+  EXPECT_EQ(sim.handed_off(), 36);
+  EXPECT_LE(sim.leases(), 3);
+  EXPECT_EQ(Metric(registry, "webhooks_lease_handoffs_total"), 36);
+  EXPECT_EQ(Metric(registry, "webhooks_lease_batch_size"), sim.leases());
+  EXPECT_EQ(
+      Metric(registry, "webhooks_deliveries_total", "outcome", "delivered"),
+      40);
+}
+
+TEST(DispatcherTest, HandOffsLeaveRoomForALaneThatAppearsLater) {
+  // Capacity 8 and leases of 4 (2 at least under load), and sub_a, whose
+  // cap of 7 nearly fills the worker, cycling its slots through hand-offs:
+  // sub_b, appearing later, still gets a slot at once.
+  DispatcherOptions options = Options();
+  options.lease.max_in_flight = 8;
+  options.lease.lease_batch = 4;
+  DispatchSimulation sim(options);
+  sim.AddSubscription("sub_a", 7);
+  for (int i = 0; i < 2000; ++i) sim.store().AddDelivery("sub_a");
+  // Answers spread over time, as real ones are: the worker is never empty.
+  sim.SetResponder([](const SentRequest& r) {
+    return RespondWith(200, absl::Milliseconds(10 + r.delivery_id % 7));
+  });
+  sim.RunFor(absl::Milliseconds(100));
+  ASSERT_GT(sim.handed_off(), 0);
+  sim.AddSubscription("sub_b", 7);
+  const int64_t late = sim.store().AddDelivery("sub_b");
+  const absl::Time added = sim.now();
+  sim.dispatcher().OnNotify();
+  ASSERT_TRUE(sim.RunUntilCondition(
+      [&] {
+        return sim.store().Delivery(late).state ==
+               FakeDelivery::State::kDelivered;
+      },
+      absl::Seconds(10)));
+  EXPECT_LE(sim.now() - added, absl::Milliseconds(50));
+  EXPECT_EQ(sim.MaxConcurrent("sub_a"), 7);
+}
+
+TEST(DispatcherTest, NoHandOffAfterAFullLeaseOrWhenStopping) {
+  DispatcherOptions options = Options();
+  options.lease.lease_batch = 2;
+  DispatchSimulation sim(options);
+  sim.AddSubscription("sub_1", 100);
+  for (int i = 0; i < 2; ++i) sim.store().AddDelivery("sub_1");
+  // The lease comes back full (2 of 2): lanes may be waiting for this
+  // worker, so the write leases nothing back.
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(sim.now());
+  ASSERT_TRUE(request.has_value());
+  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
+      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  ASSERT_EQ(requests.size(), 2u);
+  delivery::HttpResult ok;
+  ok.id = requests[0].id;
+  ok.error_class = domain::ErrorClass::kSuccess;
+  ok.http_status = 200;
+  sim.dispatcher().OnHttpResult(sim.now(), ok);
+  std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_TRUE(batch->first_try);
+  EXPECT_EQ(batch->hand_off.limit, 0);
+  sim.dispatcher().OnWriteResult(sim.now(), *batch, absl::OkStatus(),
+                                 {batch->outcomes[0].delivery_id});
+
+  sim.dispatcher().BeginShutdown();
+  ok.id = requests[1].id;
+  sim.dispatcher().OnHttpResult(sim.now(), ok);
+  batch = sim.dispatcher().NextWrite(sim.now());
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_EQ(batch->hand_off.limit, 0);
+  sim.dispatcher().OnWriteResult(sim.now(), *batch, absl::OkStatus(),
+                                 {batch->outcomes[0].delivery_id});
+}
+
+TEST(DispatcherTest, HandOffLimitCountsAsInFlightUntilTheWriteReturns) {
+  DispatcherOptions options = Options();
+  options.lease.max_in_flight = 10;
+  options.lease.lease_batch = 4;  // 2 at least under load
+  DispatchSimulation sim(options);
+  sim.AddSubscription("sub_1", 6);
+  for (int i = 0; i < 100; ++i) sim.store().AddDelivery("sub_1");
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(sim.now());
+  ASSERT_TRUE(request.has_value());
+  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
+      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  ASSERT_EQ(requests.size(), 4u);  // full: leases go on
+  request = sim.dispatcher().PlanLease(sim.now());
+  ASSERT_TRUE(request.has_value());
+  std::vector<delivery::HttpRequest> more = sim.dispatcher().OnLeased(
+      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  ASSERT_EQ(more.size(), 2u);  // the cap: short, so hand-offs from now on
+  requests.insert(requests.end(), more.begin(), more.end());
+  for (const delivery::HttpRequest& r : requests) {
+    delivery::HttpResult ok;
+    ok.id = r.id;
+    ok.error_class = domain::ErrorClass::kSuccess;
+    ok.http_status = 200;
+    sim.dispatcher().OnHttpResult(sim.now(), ok);
+  }
+  std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->outcomes.size(), 6u);
+  EXPECT_EQ(batch->hand_off.limit, 6);
+  EXPECT_EQ(batch->hand_off.owner, "test-worker");
+  EXPECT_EQ(batch->hand_off.lease_duration, absl::Minutes(5));
+  // While the write is out, its hand-off may fill 6 of the 10 slots: a
+  // lease may take only the other 4 (once the gap after a short lease is
+  // over).
+  sim.dispatcher().OnNotify();
+  const absl::Time later = sim.now() + options.lease.min_lease_gap;
+  request = sim.dispatcher().PlanLease(later);
+  ASSERT_TRUE(request.has_value());
+  EXPECT_EQ(request->limit, 4);
+}
+
 TEST(DispatcherTest, UnbuildableRequestGetsAnInternalOutcomeAtOnce) {
   DispatchSimulation sim(Options());
   webhooks::testing::FakeSubscriptionFields fields;

@@ -179,5 +179,55 @@ TEST(LeasePlannerTest, NoRoomNoDeadlineEvenWhenThePollIsDue) {
             kT0 + absl::Seconds(5));
 }
 
+TEST(LeasePlannerTest, NoHandOffBeforeAnyLease) {
+  const LeasePlanner planner(Options());
+  EXPECT_EQ(planner.HandOffLimit(0, 30), 0);
+}
+
+TEST(LeasePlannerTest, NoHandOffAfterAFullLease) {
+  // A full lease means other lanes wait for this worker's slots: they get
+  // them through leases, round-robin, not the incumbents through hand-offs.
+  LeasePlanner planner(Options());
+  planner.OnLeased(kT0, 100, 100);
+  EXPECT_EQ(planner.HandOffLimit(64, 30), 0);
+}
+
+struct HandOffCase {
+  std::string name;
+  int in_flight;
+  int freed;
+  int limit;
+};
+
+class LeasePlannerHandOffTest : public ::testing::TestWithParam<HandOffCase> {};
+
+// max_in_flight 256, lease_batch 100: the smallest lease under load is 50,
+// and a hand-off never leaves less room than that.
+TEST_P(LeasePlannerHandOffTest, HandOffLimitAfterAShortLease) {
+  LeasePlanner planner(Options());
+  planner.OnLeased(kT0, 100, 64);
+  EXPECT_EQ(planner.HandOffLimit(GetParam().in_flight, GetParam().freed),
+            GetParam().limit);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, LeasePlannerHandOffTest,
+    ::testing::Values(HandOffCase{"AllFreed", 34, 30, 30},
+                      HandOffCase{"UpToTheLeaseRoom", 180, 30, 26},
+                      HandOffCase{"NoneWhenOnlyALeaseFits", 206, 30, 0},
+                      HandOffCase{"NoneWhenFull", 256, 30, 0},
+                      HandOffCase{"NothingFreed", 10, 0, 0}),
+    [](const ::testing::TestParamInfo<HandOffCase>& info) {
+      return info.param.name;
+    });
+
+TEST(LeasePlannerTest, HandOffStopsAgainAfterAFullLease) {
+  LeasePlanner planner(Options());
+  planner.OnLeased(kT0, 100, 10);
+  EXPECT_EQ(planner.HandOffLimit(10, 10), 10);
+  planner.OnLeased(kT0 + kMs, 100, 100);
+  EXPECT_EQ(planner.HandOffLimit(10, 10), 0);
+}
+
 }  // namespace
 }  // namespace webhooks::dispatch

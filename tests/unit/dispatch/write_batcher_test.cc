@@ -297,5 +297,41 @@ TEST(WriteBatcherTest, AbandonDropsEverything) {
   EXPECT_EQ(batcher.Next(kT0), std::nullopt);
 }
 
+TEST(WriteBatcherTest, OnlyANewBatchIsAFirstTry) {
+  WriteBatcherOptions options;
+  options.failures_before_internal = 3;
+  WriteBatcher batcher(options, Policy(), 1);
+  for (int64_t id = 1; id <= 2; ++id) batcher.Add(Outcome(id));
+  std::optional<WriteBatch> first = batcher.Next(kT0);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->first_try);
+  EXPECT_EQ(first->hand_off.limit, 0);  // the Dispatcher's to decide
+  batcher.OnResult(kT0, *first, absl::InternalError("refused"), {});
+  // The halves of the split batch, and then a struck single outcome.
+  std::optional<WriteBatch> half = batcher.Next(kT0);
+  ASSERT_TRUE(half.has_value());
+  EXPECT_FALSE(half->first_try);
+  batcher.OnResult(kT0, *half, absl::InternalError("refused"), {});
+  std::optional<WriteBatch> other = batcher.Next(kT0);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(other->first_try);
+  batcher.OnResult(kT0, *other, absl::OkStatus(), AllIds(*other));
+  std::optional<WriteBatch> struck = batcher.Next(batcher.NextAt());
+  ASSERT_TRUE(struck.has_value());
+  EXPECT_FALSE(struck->first_try);
+  batcher.OnResult(batcher.NextAt(), *struck, absl::OkStatus(),
+                   AllIds(*struck));
+  // A batch put back whole (database away) is not a first try either.
+  batcher.Add(Outcome(3));
+  std::optional<WriteBatch> fresh = batcher.Next(kT0 + absl::Hours(1));
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_TRUE(fresh->first_try);
+  batcher.OnResult(kT0 + absl::Hours(1), *fresh, absl::UnavailableError("away"),
+                   {});
+  std::optional<WriteBatch> again = batcher.Next(batcher.NextAt());
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(again->first_try);
+}
+
 }  // namespace
 }  // namespace webhooks::dispatch
