@@ -217,8 +217,8 @@ INSTANTIATE_TEST_SUITE_P(
                       HandOffCase{"NoneWhenOnlyALeaseFits", 206, 30, 0},
                       HandOffCase{"NoneWhenFull", 256, 30, 0},
                       HandOffCase{"NothingFreed", 10, 0, 0}),
-    [](const ::testing::TestParamInfo<HandOffCase>& info) {
-      return info.param.name;
+    [](const ::testing::TestParamInfo<HandOffCase>& test_case) {
+      return test_case.param.name;
     });
 
 TEST(LeasePlannerTest, HandOffStopsAgainAfterAFullLease) {
