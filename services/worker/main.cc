@@ -3,6 +3,7 @@
 // Configuration: flags, some falling back to WEBHOOKS_* environment variables
 // (see --help and the README). The sealing key comes only from the
 // environment or a file.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -212,7 +213,23 @@ int Run() {
 
 }  // namespace
 
+namespace {
+
+// Every request allocates and frees a few tens of KiB (bodies, headers,
+// libcurl and OpenSSL buffers). With glibc's defaults the top of the heap
+// is handed back to the kernel and taken again many times a second (perf:
+// sysmalloc, page faults and madvise were a tenth of the worker's CPU). Keep
+// freed memory for reuse instead; peak use, and so RSS, is unchanged.
+void TuneMalloc() {
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  TuneMalloc();
   common::SetUpFlagsUsage("webhooks-worker [flags]: deliver pending webhooks",
                           "services/worker/main.cc",
                           absl::StrCat("webhooks-worker ", WEBHOOKS_VERSION));
