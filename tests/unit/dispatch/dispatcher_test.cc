@@ -433,6 +433,50 @@ TEST(DispatcherTest, NoHandOffAfterAFullLeaseOrWhenStopping) {
                                  {batch->outcomes[0].delivery_id});
 }
 
+TEST(DispatcherTest, HandOffThatReturnsAfterShutdownBeganIsReleased) {
+  DispatchSimulation sim(Options());
+  sim.AddSubscription("sub_1", 3);
+  for (int i = 0; i < 10; ++i) sim.store().AddDelivery("sub_1");
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(sim.now());
+  ASSERT_TRUE(request.has_value());
+  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
+      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  ASSERT_EQ(requests.size(), 3u);  // short: the cap
+  for (const delivery::HttpRequest& r : requests) {
+    delivery::HttpResult ok;
+    ok.id = r.id;
+    ok.error_class = domain::ErrorClass::kSuccess;
+    ok.http_status = 200;
+    sim.dispatcher().OnHttpResult(sim.now(), ok);
+  }
+  std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->hand_off.limit, 3);
+  absl::StatusOr<store::CompleteResult> written =
+      sim.store().CompleteAndHandOff(batch->outcomes, batch->hand_off,
+                                     sim.now());
+  ASSERT_TRUE(written.ok());
+  ASSERT_EQ(written->handed_off.size(), 3u);
+  // Shutdown begins while the write is out: what it handed off is not sent.
+  sim.dispatcher().BeginShutdown();
+  EXPECT_TRUE(sim.dispatcher()
+                  .OnWriteResult(sim.now(), *batch, absl::OkStatus(),
+                                 written->applied, written->handed_off)
+                  .empty());
+  EXPECT_EQ(sim.dispatcher().in_flight(), 0);
+  const DispatchSimulation::ShutdownResult result =
+      sim.Shutdown(absl::Seconds(5));
+  EXPECT_TRUE(result.drained);
+  EXPECT_EQ(sim.store().InFlight("sub_1"), 0);
+  for (const store::LeasedDelivery& d : written->handed_off) {
+    const FakeDelivery released = sim.store().Delivery(d.id);
+    EXPECT_FALSE(released.leased);
+    EXPECT_EQ(released.releases, 1);
+    EXPECT_EQ(released.attempts, 0);
+  }
+}
+
 TEST(DispatcherTest, HandOffLimitCountsAsInFlightUntilTheWriteReturns) {
   DispatcherOptions options = Options();
   options.lease.max_in_flight = 10;
