@@ -11,6 +11,23 @@
 namespace webhooks::store {
 namespace {
 
+// The deliveries a statement has just leased (its CTE `leased`), with their
+// events and subscriptions: the rows ReadLeasedRow reads, for the lease and
+// for the hand-off of an outcome write alike. The body comes on one row per
+// event.
+constexpr char kLeasedRowsSql[] = R"sql(
+SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
+       CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1
+            THEN e.body END,
+       (extract(epoch from e.created_at) * 1000000)::bigint,
+       l.subscription_id, s.target_url, s.custom_headers_sealed, s.signing_secret_sealed,
+       CASE WHEN s.previous_signing_secret_expires_at > now()
+            THEN s.previous_signing_secret_sealed END
+FROM leased l
+JOIN events e ON e.id = l.event_id
+JOIN subscriptions s ON s.id = l.subscription_id
+)sql";
+
 // One statement, committed on return. Plan, in the order PostgreSQL runs it:
 //   free_lanes:  Index Scan on delivery_lanes_due (next_due_at <= now()),
 //                LIMIT $1, FOR NO KEY UPDATE SKIP LOCKED. Only lanes that are
@@ -29,7 +46,7 @@ namespace {
 // moves its turn (next_due_at) to now(), behind every lane that waited
 // longer. Every lane served is reported too (id NULL), saying whether its due
 // rows ran out (to be settled), it is now at its cap, or it may have more.
-constexpr char kLeaseSql[] = R"sql(
+constexpr char kLeaseCtesSql[] = R"sql(
 WITH free_lanes AS (
   SELECT subscription_id, max_in_flight - in_flight AS free
   FROM delivery_lanes
@@ -95,16 +112,8 @@ served AS (
         FROM lanes l) s
   WHERE dl.subscription_id = s.subscription_id
   RETURNING dl.subscription_id, s.ran_out, dl.in_flight >= dl.max_in_flight AS capped)
-SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
-       CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1
-            THEN e.body END,
-       (extract(epoch from e.created_at) * 1000000)::bigint,
-       l.subscription_id, s.target_url, s.custom_headers_sealed, s.signing_secret_sealed,
-       CASE WHEN s.previous_signing_secret_expires_at > now()
-            THEN s.previous_signing_secret_sealed END
-FROM leased l
-JOIN events e ON e.id = l.event_id
-JOIN subscriptions s ON s.id = l.subscription_id
+)sql";
+constexpr char kLeaseServedSql[] = R"sql(
 UNION ALL
 SELECT NULL, CASE WHEN ran_out THEN 1 WHEN capped THEN 2 ELSE 0 END, NULL, NULL, NULL,
        NULL, NULL, NULL,
@@ -181,7 +190,7 @@ WHERE s.id = i.subscription_id AND s.enabled
 // probes return at once. A lane handed deliveries keeps those slots (its
 // in_flight falls only by what it did not get back) and its turn moves to
 // now(), as a lease would move it.
-constexpr char kCompleteSql[] = R"sql(
+constexpr char kCompleteCtesSql[] = R"sql(
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[],
                        $5::int[], $6::timestamptz[], $7::bigint[], $8::int[], $9::text[],
@@ -251,20 +260,12 @@ lanes AS (
   LEFT JOIN (SELECT subscription_id, count(*)::int AS n FROM chosen GROUP BY subscription_id) h
     ON h.subscription_id = f.subscription_id
   WHERE l.subscription_id = f.subscription_id)
+)sql";
+constexpr char kCompleteDoneSql[] = R"sql(
+UNION ALL
 SELECT id, NULL::bigint, NULL::int, NULL::text, NULL::text, NULL::text, NULL::text,
        NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
 FROM done
-UNION ALL
-SELECT l.id, l.lease_token, l.attempts + 1, l.tenant_id, l.event_id, e.type,
-       CASE WHEN row_number() OVER (PARTITION BY l.event_id ORDER BY l.id) = 1
-            THEN e.body END,
-       (extract(epoch from e.created_at) * 1000000)::bigint,
-       l.subscription_id, s.target_url, s.custom_headers_sealed, s.signing_secret_sealed,
-       CASE WHEN s.previous_signing_secret_expires_at > now()
-            THEN s.previous_signing_secret_sealed END
-FROM leased l
-JOIN events e ON e.id = l.event_id
-JOIN subscriptions s ON s.id = l.subscription_id
 )sql";
 
 // Handed back untried: the delivery keeps its place in line (next_attempt_at
@@ -365,7 +366,7 @@ class PgDeliveryStore final : public DeliveryStore {
               pool_, deadline, "lease deliveries", [&](PgConnection& c) {
                 more = false;
                 SetSessionOptions(c);
-                c.EnsurePrepared("delivery_lease", kLeaseSql);
+                c.EnsurePrepared("delivery_lease", lease_sql_);
                 pqxx::nontransaction tx(c.get());
                 pqxx::result r = tx.exec_prepared(
                     "delivery_lease", limit, request.owner,
@@ -434,7 +435,7 @@ class PgDeliveryStore final : public DeliveryStore {
     return WithConnection<CompleteResult>(
         pool_, deadline, "complete deliveries", [&](PgConnection& c) {
           PrepareWrites(c);
-          c.EnsurePrepared("delivery_complete", kCompleteSql);
+          c.EnsurePrepared("delivery_complete", complete_sql_);
           c.EnsurePrepared("delivery_disable", kDisableSql);
           SetSessionOptions(c);
           pqxx::work tx(c.get());
@@ -534,7 +535,7 @@ class PgDeliveryStore final : public DeliveryStore {
     return bodies;
   }
 
-  // A leased delivery, in the columns of kLeaseSql's first SELECT.
+  // A leased delivery, in the columns of kLeasedRowsSql.
   static LeasedDelivery ReadLeasedRow(const pqxx::row& row,
                                       const BodiesByEvent& bodies) {
     LeasedDelivery d;
@@ -614,6 +615,11 @@ class PgDeliveryStore final : public DeliveryStore {
 
   PgPool& pool_;
   const PgDeliveryStoreOptions options_;
+  // The two statements that lease, sharing the rows they return.
+  const std::string lease_sql_ =
+      absl::StrCat(kLeaseCtesSql, kLeasedRowsSql, kLeaseServedSql);
+  const std::string complete_sql_ =
+      absl::StrCat(kCompleteCtesSql, kLeasedRowsSql, kCompleteDoneSql);
 };
 
 }  // namespace

@@ -64,6 +64,26 @@ double Metric(prometheus::Registry& registry, absl::string_view name,
   return -1;
 }
 
+// One lease, made at once as the worker's shell would make it; the requests
+// to send.
+std::vector<delivery::HttpRequest> LeaseNow(DispatchSimulation& sim) {
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(sim.now());
+  EXPECT_TRUE(request.has_value());
+  if (!request.has_value()) return {};
+  return sim.dispatcher().OnLeased(sim.now(), *request,
+                                   sim.store().Lease(*request, sim.now()));
+}
+
+// `request` answered 200 at once.
+void AnswerOk(DispatchSimulation& sim, const delivery::HttpRequest& request) {
+  delivery::HttpResult ok;
+  ok.id = request.id;
+  ok.error_class = domain::ErrorClass::kSuccess;
+  ok.http_status = 200;
+  sim.dispatcher().OnHttpResult(sim.now(), ok);
+}
+
 TEST(DispatcherTest, PerSubscriptionCapsHold) {
   DispatchSimulation sim(Options());
   sim.AddSubscription("sub_a", 4);
@@ -405,17 +425,9 @@ TEST(DispatcherTest, NoHandOffAfterAFullLeaseOrWhenStopping) {
   for (int i = 0; i < 2; ++i) sim.store().AddDelivery("sub_1");
   // The lease comes back full (2 of 2): lanes may be waiting for this
   // worker, so the write leases nothing back.
-  std::optional<store::LeaseRequest> request =
-      sim.dispatcher().PlanLease(sim.now());
-  ASSERT_TRUE(request.has_value());
-  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
-      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  std::vector<delivery::HttpRequest> requests = LeaseNow(sim);
   ASSERT_EQ(requests.size(), 2u);
-  delivery::HttpResult ok;
-  ok.id = requests[0].id;
-  ok.error_class = domain::ErrorClass::kSuccess;
-  ok.http_status = 200;
-  sim.dispatcher().OnHttpResult(sim.now(), ok);
+  AnswerOk(sim, requests[0]);
   std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
   ASSERT_TRUE(batch.has_value());
   EXPECT_TRUE(batch->first_try);
@@ -424,8 +436,7 @@ TEST(DispatcherTest, NoHandOffAfterAFullLeaseOrWhenStopping) {
                                  {batch->outcomes[0].delivery_id});
 
   sim.dispatcher().BeginShutdown();
-  ok.id = requests[1].id;
-  sim.dispatcher().OnHttpResult(sim.now(), ok);
+  AnswerOk(sim, requests[1]);
   batch = sim.dispatcher().NextWrite(sim.now());
   ASSERT_TRUE(batch.has_value());
   EXPECT_EQ(batch->hand_off.limit, 0);
@@ -437,19 +448,9 @@ TEST(DispatcherTest, HandOffThatReturnsAfterShutdownBeganIsReleased) {
   DispatchSimulation sim(Options());
   sim.AddSubscription("sub_1", 3);
   for (int i = 0; i < 10; ++i) sim.store().AddDelivery("sub_1");
-  std::optional<store::LeaseRequest> request =
-      sim.dispatcher().PlanLease(sim.now());
-  ASSERT_TRUE(request.has_value());
-  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
-      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  std::vector<delivery::HttpRequest> requests = LeaseNow(sim);
   ASSERT_EQ(requests.size(), 3u);  // short: the cap
-  for (const delivery::HttpRequest& r : requests) {
-    delivery::HttpResult ok;
-    ok.id = r.id;
-    ok.error_class = domain::ErrorClass::kSuccess;
-    ok.http_status = 200;
-    sim.dispatcher().OnHttpResult(sim.now(), ok);
-  }
+  for (const delivery::HttpRequest& r : requests) AnswerOk(sim, r);
   std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
   ASSERT_TRUE(batch.has_value());
   ASSERT_EQ(batch->hand_off.limit, 3);
@@ -484,25 +485,12 @@ TEST(DispatcherTest, HandOffLimitCountsAsInFlightUntilTheWriteReturns) {
   DispatchSimulation sim(options);
   sim.AddSubscription("sub_1", 6);
   for (int i = 0; i < 100; ++i) sim.store().AddDelivery("sub_1");
-  std::optional<store::LeaseRequest> request =
-      sim.dispatcher().PlanLease(sim.now());
-  ASSERT_TRUE(request.has_value());
-  std::vector<delivery::HttpRequest> requests = sim.dispatcher().OnLeased(
-      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  std::vector<delivery::HttpRequest> requests = LeaseNow(sim);
   ASSERT_EQ(requests.size(), 4u);  // full: leases go on
-  request = sim.dispatcher().PlanLease(sim.now());
-  ASSERT_TRUE(request.has_value());
-  std::vector<delivery::HttpRequest> more = sim.dispatcher().OnLeased(
-      sim.now(), *request, sim.store().Lease(*request, sim.now()));
+  std::vector<delivery::HttpRequest> more = LeaseNow(sim);
   ASSERT_EQ(more.size(), 2u);  // the cap: short, so hand-offs from now on
   requests.insert(requests.end(), more.begin(), more.end());
-  for (const delivery::HttpRequest& r : requests) {
-    delivery::HttpResult ok;
-    ok.id = r.id;
-    ok.error_class = domain::ErrorClass::kSuccess;
-    ok.http_status = 200;
-    sim.dispatcher().OnHttpResult(sim.now(), ok);
-  }
+  for (const delivery::HttpRequest& r : requests) AnswerOk(sim, r);
   std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
   ASSERT_TRUE(batch.has_value());
   ASSERT_EQ(batch->outcomes.size(), 6u);
@@ -514,7 +502,8 @@ TEST(DispatcherTest, HandOffLimitCountsAsInFlightUntilTheWriteReturns) {
   // over).
   sim.dispatcher().OnNotify();
   const absl::Time later = sim.now() + options.lease.min_lease_gap;
-  request = sim.dispatcher().PlanLease(later);
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(later);
   ASSERT_TRUE(request.has_value());
   EXPECT_EQ(request->limit, 4);
 }
