@@ -195,16 +195,20 @@ class CurlHttpTransport final : public HttpTransport {
   void Submit(HttpRequest request, Callback done) override {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     bool queued = false;
+    bool wake = false;
     {
       absl::MutexLock lock(&mu_);
       if (!loop_exited_) {
+        // A queue that is not empty has a wake-up on its way already: the
+        // loop takes the whole queue after the poll that wake-up ends.
+        wake = queue_.empty();
         queue_.push_back(
             Queued{std::move(request), std::move(done), !stopping_});
         queued = true;
       }
     }
     if (queued) {
-      curl_multi_wakeup(multi_);
+      if (wake) curl_multi_wakeup(multi_);
       return;
     }
     // Only reachable by breaking the contract (Submit after Shutdown

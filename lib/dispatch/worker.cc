@@ -79,7 +79,6 @@ void Worker::Shutdown(absl::Duration grace) {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     dispatcher_.BeginShutdown();
-    ++changes_;
   }
   if (leaser_.joinable()) leaser_.join();
   if (listener_.joinable()) listener_.join();
@@ -93,7 +92,6 @@ void Worker::Shutdown(absl::Duration grace) {
     // even when the grace is used up or zero.
     write_deadline_ =
         std::max(start + grace, deps_.clock->Now() + kMinWriteWindow);
-    ++changes_;
   }
   if (writer_.joinable()) writer_.join();
 }
@@ -126,15 +124,25 @@ void Worker::RecordDatabase(const absl::Status& status) {
   database_ok_ = status.ok();
 }
 
-void Worker::WaitLocked(uint64_t seen, absl::Time deadline,
-                        const bool* stopping) {
+void Worker::WaitLocked(bool (Worker::*ready)() const, absl::Time deadline) {
   const absl::Duration timeout = WaitFor(deadline, deps_.clock->Now(),
                                          options_.dispatch.lease.poll_interval);
   if (timeout <= absl::ZeroDuration()) return;
-  auto changed = [this, seen, stopping]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return *stopping || changes_ != seen;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  mu_.AwaitWithTimeout(absl::Condition(this, ready), timeout);
+}
+
+bool Worker::LeaseReady() const {
+  const absl::Time now = deps_.clock->Now();
+  return stopping_ || dispatcher_.NextLeaseCheck(now) <= now;
+}
+
+bool Worker::DrainOverLocked(absl::Time now) const {
+  return writer_stopping_ && (dispatcher_.Drained() || now >= write_deadline_);
+}
+
+bool Worker::WriteReady() const {
+  const absl::Time now = deps_.clock->Now();
+  return dispatcher_.NextWriteAt() <= now || DrainOverLocked(now);
 }
 
 void Worker::LeaseLoop() {
@@ -151,7 +159,7 @@ void Worker::LeaseLoop() {
           request = *std::move(planned);
           break;
         }
-        WaitLocked(changes_, dispatcher_.NextLeaseCheck(now), &stopping_);
+        WaitLocked(&Worker::LeaseReady, dispatcher_.NextLeaseCheck(now));
       }
     }
     absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
@@ -161,7 +169,6 @@ void Worker::LeaseLoop() {
     {
       absl::MutexLock lock(&mu_);
       requests = dispatcher_.OnLeased(deps_.clock->Now(), request, leased);
-      ++changes_;  // a request that could not be built is an outcome to write
     }
     Submit(std::move(requests));
   }
@@ -178,7 +185,6 @@ void Worker::Submit(std::vector<delivery::HttpRequest> requests) {
 void Worker::OnResult(const delivery::HttpResult& result) {
   absl::MutexLock lock(&mu_);
   dispatcher_.OnHttpResult(deps_.clock->Now(), result);
-  ++changes_;
 }
 
 void Worker::ListenLoop() {
@@ -192,7 +198,6 @@ void Worker::ListenLoop() {
     absl::MutexLock lock(&mu_);
     if (status.ok()) {
       dispatcher_.OnNotify();
-      ++changes_;
     } else if (status.code() != absl::StatusCode::kDeadlineExceeded) {
       // Reconnects on the next call; meanwhile polling covers, so pause
       // rather than spin against a database that is down.
@@ -210,8 +215,7 @@ void Worker::WriteLoop() {
       absl::MutexLock lock(&mu_);
       while (true) {
         const absl::Time now = deps_.clock->Now();
-        if (writer_stopping_ &&
-            (dispatcher_.Drained() || now >= write_deadline_)) {
+        if (DrainOverLocked(now)) {
           if (!dispatcher_.Drained()) {
             const size_t dropped = dispatcher_.Abandon();
             common::LogError("shutdown grace over: ", dropped,
@@ -228,9 +232,8 @@ void Worker::WriteLoop() {
                        std::max(write_deadline_, now + absl::Seconds(1)));
           break;
         }
-        WaitLocked(changes_,
-                   std::min(dispatcher_.NextWriteAt(), write_deadline_),
-                   &writer_stopping_);
+        WaitLocked(&Worker::WriteReady,
+                   std::min(dispatcher_.NextWriteAt(), write_deadline_));
       }
     }
     absl::Status status;
@@ -250,7 +253,6 @@ void Worker::WriteLoop() {
       absl::MutexLock lock(&mu_);
       requests = dispatcher_.OnWriteResult(deps_.clock->Now(), batch, status,
                                            written.applied, written.handed_off);
-      ++changes_;  // slots of ours may be free for leasing again
     }
     Submit(std::move(requests));
   }

@@ -87,11 +87,17 @@ class Worker {
   // Hands requests to the transport (without mu_ held).
   void Submit(std::vector<delivery::HttpRequest> requests);
   void RecordDatabase(const absl::Status& status);
-  // Waits until something changed since `seen`, `stopping` holds, or
+  // Waits until `ready()` holds (evaluated under mu_ whenever another thread
+  // releases it, so a thread wakes only when it has something to do) or
   // `deadline` (clock time) passes; at most one poll interval of real time,
   // so that the heartbeat stays fresh.
-  void WaitLocked(uint64_t seen, absl::Time deadline, const bool* stopping)
+  void WaitLocked(bool (Worker::*ready)() const, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The leaser has a lease to make, or is stopping.
+  bool LeaseReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The writer has a batch to write, or its drain is over.
+  bool WriteReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool DrainOverLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AliveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerOptions options_;
@@ -99,8 +105,6 @@ class Worker {
 
   mutable absl::Mutex mu_;
   Dispatcher dispatcher_ ABSL_GUARDED_BY(mu_);
-  // Bumped on every event a waiting thread may care about.
-  uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time write_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
