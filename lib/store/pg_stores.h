@@ -3,6 +3,7 @@
 #define WEBHOOKS_LIB_STORE_PG_STORES_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/time/time.h"
 #include "lib/store/delivery_store.h"
@@ -23,6 +24,11 @@ struct PgDeliveryStoreOptions {
 };
 std::unique_ptr<DeliveryStore> NewPgDeliveryStore(
     PgPool* pool, PgDeliveryStoreOptions options = {});
+
+// The statement of an outcome write (CompleteAndHandOff), which runs with a
+// generic plan: for tests that check the plan reaches every table through an
+// index.
+std::string PgCompleteStatementForTesting();
 
 }  // namespace webhooks::store
 

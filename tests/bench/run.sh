@@ -380,8 +380,9 @@ sql_delivered() { # sql_delivered SUBSCRIPTION
 
 # wait_delivered TARGET SUBSCRIPTION [metrics]: polls until TARGET
 # deliveries are made, with a deadline. By default "made" means written to the
-# database (the workers' counters are polled first, the database only to
-# confirm); with "metrics", the workers' counters alone decide. Sets
+# database (the workers' counters are polled first, by one process of
+# bench.py, the database only to confirm); with "metrics", the workers'
+# counters alone decide. Sets
 # delivered (the count reached), t_end (µs) and wait_note (empty, or why the
 # wait ended early). Never fails: a slow or broken worker is a figure.
 wait_delivered() {
@@ -389,6 +390,35 @@ wait_delivered() {
   start=${EPOCHREALTIME/./}
   end=$((start + wait_secs * 1000000))
   delivered=0 wait_note=""
+  local specs=() i why=""
+  for i in "${!worker_pids[@]}"; do
+    [[ -n ${worker_ports[$i]} ]] && specs+=("${worker_pids[$i]}:${worker_ports[$i]}")
+  done
+  if ((${#specs[@]} > 0 && ${#specs[@]} == ${#worker_pids[@]})); then
+    # Every worker has a metrics port: one Python process polls them all.
+    read -r m t_end why < <("$PY" "$here/bench.py" wait "$target" "$wait_secs" "${specs[@]}")
+    delivered=$m
+    if [[ $why == done && $how == db ]]; then
+      # Counters count what was written: the database agrees at once.
+      delivered=$(sql_delivered "$sub")
+      ((delivered >= target)) || why="the database has fewer"
+    fi
+    case $why in
+      done) log "  $delivered delivered in $(calc "($t_end - $start) / 1000000" 1) s" ;;
+      exited)
+        wait_note="a worker exited"
+        log "a worker exited early; the end of its log:"
+        for i in "${!worker_pids[@]}"; do tail -n 5 "${worker_logs[$i]}" >&2; done
+        ;;
+      *) wait_note="${why:-the poller failed}" ;;
+    esac
+    if [[ -n $wait_note ]]; then
+      delivered=$(sql_delivered "$sub")
+      wait_note="$wait_note: $delivered of $target delivered"
+      log "  $wait_note"
+    fi
+    return 0
+  fi
   while :; do
     m=$(metric_delivered)
     if [[ -z $m ]]; then m=$(sql_delivered "$sub"); fi # no metrics port: ask the database

@@ -1377,6 +1377,51 @@ TEST_F(PgDeliveryStoreTest, GoneKeepsTheLaneLockOrder) {
 // ---------------------------------------------------------------------------
 // 8. Stats.
 
+// The outcome write runs with a generic plan (pg_delivery_store.cc): its
+// row estimates are guesses, so every table must be reached through an index
+// condition, never by a scan of the whole table (which a join the planner
+// turns into a hash join becomes, and which made generic plans slow before).
+// Tables are filled so that a whole-table scan would not be chosen for
+// their size alone.
+TEST_F(PgDeliveryStoreTest, OutcomeWritesGenericPlanReadsNoTableWhole) {
+  Query(
+      "INSERT INTO subscriptions (id, tenant_id, target_url, event_types, "
+      "custom_headers_sealed, signing_secret_sealed) "
+      "SELECT 'sub_' || i, 't', 'https://example.com/', "
+      "'{engagement_dispatched}', 'k1:h', 'k1:s' "
+      "FROM generate_series(1, 5000) i");
+  AddDeliveries("sub_1", 10000);
+  AddDeliveries("sub_2", 10000);
+  ASSERT_THAT(
+      store().Lease(
+          {.owner = "w", .limit = 100, .lease_duration = absl::Seconds(60)},
+          Deadline()),
+      IsOkAndHolds(Not(IsEmpty())));
+  Query("ANALYZE");
+  Query("SET plan_cache_mode = force_generic_plan");
+  Query(absl::StrCat("PREPARE complete_plan AS ",
+                     PgCompleteStatementForTesting()));
+  const std::vector<std::string> plan = Query(
+      "EXPLAIN (FORMAT JSON) EXECUTE complete_plan('{1,2}', '{1,1}', "
+      "'{delivered,pending}', '{2026-01-01 00:00:00Z,2026-01-01 00:00:00Z}', "
+      "'{1,1}', '{2026-01-01 00:00:00Z,2026-01-01 00:00:00Z}', '{1000,1000}', "
+      "'{200,503}', '{success,http_5xx}', '{\"\\\\x\",\"\\\\x\"}', 'w', 10, "
+      "60000)");
+  ASSERT_THAT(plan, SizeIs(1));
+  ASSERT_THAT(plan[0], ::testing::HasSubstr("\"Operation\": \"Update\""));
+  // In EXPLAIN's JSON, a scan's "Relation Name" follows its "Node Type".
+  std::vector<std::string> whole;
+  const std::string seq = "\"Node Type\": \"Seq Scan\"";
+  for (size_t at = plan[0].find(seq); at != std::string::npos;
+       at = plan[0].find(seq, at + 1)) {
+    const size_t name = plan[0].find("\"Relation Name\": \"", at);
+    if (name == std::string::npos) break;
+    const size_t start = name + std::string("\"Relation Name\": \"").size();
+    whole.push_back(plan[0].substr(start, plan[0].find('"', start) - start));
+  }
+  EXPECT_THAT(whole, IsEmpty()) << plan[0];
+}
+
 TEST_F(PgDeliveryStoreTest, StatsCountDueWaitingAndInFlight) {
   // A disabled subscription: one leased before it was disabled, two older
   // than anything else, held.
