@@ -1377,6 +1377,36 @@ TEST_F(PgDeliveryStoreTest, GoneKeepsTheLaneLockOrder) {
 // ---------------------------------------------------------------------------
 // 8. Stats.
 
+// Attempts have no foreign key (0004_attempts_without_foreign_key.sql): a
+// trigger removes them with their deliveries, whichever way those go.
+TEST_F(PgDeliveryStoreTest, AttemptsGoWithTheirDeliveries) {
+  CreateSubscription("sub_a", 10);
+  CreateSubscription("sub_b", 10);
+  AddDeliveries("sub_a", 3);
+  AddDeliveries("sub_b", 2);
+  std::vector<DeliveryOutcome> outcomes;
+  for (const LeasedDelivery& d : Lease(100)) outcomes.push_back(Retry(d));
+  ASSERT_EQ(outcomes.size(), 5u);
+  ASSERT_THAT(store().Complete(outcomes, Deadline()), IsOkAndHolds(SizeIs(5)));
+  ASSERT_EQ(AttemptRows(), 5);
+
+  // An event's deletion cascades to its delivery, and on to the attempt.
+  Query(absl::StrCat(
+      "DELETE FROM events WHERE id = (SELECT event_id FROM deliveries "
+      "WHERE subscription_id = 'sub_a' ORDER BY id LIMIT 1)"));
+  EXPECT_EQ(AttemptRows(), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM delivery_attempts a WHERE NOT EXISTS "
+                  "(SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)"),
+            0);
+
+  // A subscription's deletion (through its lane) takes its attempts along.
+  ASSERT_THAT(subscriptions_->Delete(kTenant, "sub_a", Deadline()), IsOk());
+  EXPECT_EQ(AttemptRows(), 2);
+
+  Query("TRUNCATE deliveries");
+  EXPECT_EQ(AttemptRows(), 0);
+}
+
 // The outcome write runs with a generic plan (pg_delivery_store.cc): its
 // row estimates are guesses, so every table must be reached through an index
 // condition, never by a scan of the whole table (which a join the planner
