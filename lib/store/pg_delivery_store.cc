@@ -310,14 +310,19 @@ SELECT count(*) FROM done
 
 // Bounded reads: the due count stops at kExactDueLimit + 1 rows (above it the
 // planner's row estimate of the partial index stands in); the oldest due row
-// is one index probe per due lane; in-flight sums the lanes.
+// is one index probe per due lane; in-flight sums the lanes. The ORDER BY and
+// LIMIT inside the count's LATERAL keep it a walk of the lane's index: without
+// them the planner may scan every pending delivery, lanes disabled included,
+// for a lane whose share of the table it overestimates (159 ms behind a
+// disabled backlog of 1,000,000, against 4 ms).
 constexpr char kStatsSql[] = R"sql(
 SELECT
   (SELECT count(*) FROM (
      SELECT 1 FROM delivery_lanes l CROSS JOIN LATERAL (
        SELECT 1 FROM deliveries d
        WHERE d.subscription_id = l.subscription_id AND d.state = 'pending'
-         AND d.leased_until IS NULL AND d.next_attempt_at <= now()) x
+         AND d.leased_until IS NULL AND d.next_attempt_at <= now()
+       ORDER BY d.next_attempt_at LIMIT $1 + 1) x
      WHERE l.enabled AND l.next_due_at <= now()
      LIMIT $1 + 1) c),
   (SELECT reltuples::bigint FROM pg_class WHERE relname = 'deliveries_lane_due'),
