@@ -465,32 +465,42 @@ class PgDeliveryStore final : public DeliveryStore {
           c.EnsurePrepared("delivery_complete", complete_sql_);
           c.EnsurePrepared("delivery_disable", kDisableSql);
           SetSessionOptions(c);
-          pqxx::work tx(c.get());
-          // Subscriptions, then lanes, then deliveries. The disable comes
-          // after the lanes are locked: its trigger writes a lane, which must
-          // already be ours, taken in order with the others.
-          if (!disable_ids.empty()) {
+          pqxx::result r;
+          if (disable_ids.empty()) {
+            r = WriteInOneRoundTrip(
+                c, ToTextArrayLiteral(lanes),
+                {IntArrayLiteral(ids), IntArrayLiteral(tokens),
+                 ToTextArrayLiteral(states), ToTextArrayLiteral(next_at),
+                 IntArrayLiteral(attempts), ToTextArrayLiteral(started_at),
+                 IntArrayLiteral(durations), IntArrayLiteral(statuses),
+                 ToTextArrayLiteral(classes), ToTextArrayLiteral(excerpts),
+                 hand_off.owner, absl::StrCat(std::max(0, hand_off.limit)),
+                 absl::StrCat(
+                     absl::ToInt64Milliseconds(hand_off.lease_duration))});
+          } else {
+            pqxx::work tx(c.get());
+            // Subscriptions, then lanes, then deliveries. The disable comes
+            // after the lanes are locked: its trigger writes a lane, which
+            // must already be ours, taken in order with the others.
             tx.exec_prepared("delivery_lock_subscriptions",
                              ToTextArrayLiteral(disable_subscriptions));
-          }
-          tx.exec_prepared("delivery_lock_lanes_for_write",
-                           ToTextArrayLiteral(lanes));
-          if (!disable_ids.empty()) {
+            tx.exec_prepared("delivery_lock_lanes_for_write",
+                             ToTextArrayLiteral(lanes));
             tx.exec_prepared("delivery_disable", IntArrayLiteral(disable_ids),
                              IntArrayLiteral(disable_tokens),
                              ToTextArrayLiteral(disable_subscriptions),
                              ToTextArrayLiteral(disable_reasons));
+            r = tx.exec_prepared(
+                "delivery_complete", IntArrayLiteral(ids),
+                IntArrayLiteral(tokens), ToTextArrayLiteral(states),
+                ToTextArrayLiteral(next_at), IntArrayLiteral(attempts),
+                ToTextArrayLiteral(started_at), IntArrayLiteral(durations),
+                IntArrayLiteral(statuses), ToTextArrayLiteral(classes),
+                ToTextArrayLiteral(excerpts), hand_off.owner,
+                std::max(0, hand_off.limit),
+                absl::ToInt64Milliseconds(hand_off.lease_duration));
+            tx.commit();
           }
-          pqxx::result r = tx.exec_prepared(
-              "delivery_complete", IntArrayLiteral(ids),
-              IntArrayLiteral(tokens), ToTextArrayLiteral(states),
-              ToTextArrayLiteral(next_at), IntArrayLiteral(attempts),
-              ToTextArrayLiteral(started_at), IntArrayLiteral(durations),
-              IntArrayLiteral(statuses), ToTextArrayLiteral(classes),
-              ToTextArrayLiteral(excerpts), hand_off.owner,
-              std::max(0, hand_off.limit),
-              absl::ToInt64Milliseconds(hand_off.lease_duration));
-          tx.commit();
           CompleteResult result;
           const BodiesByEvent bodies = CollectBodies(r);
           for (const pqxx::row& row : r) {
@@ -622,6 +632,37 @@ class PgDeliveryStore final : public DeliveryStore {
                  return true;
                })
         .status();
+  }
+
+  // The lane lock and the outcome statement of a write that disables
+  // nothing, sent as one message: PostgreSQL runs the statements of one
+  // simple-query message as one implicit transaction, in order (the lanes
+  // are locked before any delivery, as with BEGIN ... COMMIT), commits it at
+  // the end and answers once. BEGIN, the lock and COMMIT were three round
+  // trips of their own, about 0.45 ms of a 2.5-3.4 ms write on a loaded
+  // machine. A failed statement rolls the whole message back. The parameters
+  // travel as quoted literals to EXECUTE of the same prepared statements.
+  static pqxx::result WriteInOneRoundTrip(
+      PgConnection& c, const std::string& lanes,
+      const std::vector<std::string>& complete_args) {
+    if (c.FirstUse("delivery_write_prepared_now")) {
+      c.get().prepare_now("delivery_lock_lanes_for_write");
+      c.get().prepare_now("delivery_complete");
+    }
+    pqxx::nontransaction tx(c.get());
+    std::string execute = "EXECUTE delivery_complete(";
+    for (size_t i = 0; i < complete_args.size(); ++i) {
+      if (i > 0) execute.push_back(',');
+      execute += tx.quote(complete_args[i]);
+    }
+    execute.push_back(')');
+    pqxx::pipeline pipeline(tx);
+    const pqxx::pipeline::query_id lock = pipeline.insert(absl::StrCat(
+        "EXECUTE delivery_lock_lanes_for_write(", tx.quote(lanes), ")"));
+    const pqxx::pipeline::query_id write = pipeline.insert(execute);
+    pipeline.complete();
+    (void)pipeline.retrieve(lock);
+    return pipeline.retrieve(write);
   }
 
   static void PrepareWrites(PgConnection& c) {

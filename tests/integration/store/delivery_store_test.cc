@@ -1337,6 +1337,37 @@ TEST_F(PgDeliveryStoreTest, CompleteGivesUpOnALockedLaneAndChangesNothing) {
   EXPECT_EQ(InFlight("sub_a"), 0);
 }
 
+// The lock order (delivery_store.h) of a write with no 410, whose lane lock
+// and outcome statement travel as one message: while it waits for a lane,
+// it holds no delivery row (a subscription's delete, which takes the lane
+// and then its deliveries, could otherwise deadlock with it).
+TEST_F(PgDeliveryStoreTest, WriteWaitingForItsLaneHoldsNoDelivery) {
+  CreateSubscription("sub_a", 10);
+  AddDeliveries("sub_a", 2);
+  const std::vector<LeasedDelivery> leased = Lease(2);
+  ASSERT_THAT(leased, SizeIs(2));
+  Worker patient = NewWorker(/*lock_timeout=*/kWait);
+
+  SideTransaction holder(db().url());
+  holder.Exec(
+      "SELECT subscription_id FROM delivery_lanes "
+      "WHERE subscription_id = 'sub_a' FOR UPDATE");
+  std::future<absl::StatusOr<std::vector<int64_t>>> write =
+      std::async(std::launch::async, [&] {
+        return patient.store->Complete(
+            {Delivered(leased[0]), Delivered(leased[1])}, Deadline());
+      });
+  ASSERT_TRUE(LockWaiters(1));
+  SideTransaction probe(db().url());
+  EXPECT_NO_THROW(probe.Exec(
+      absl::StrCat("SELECT id FROM deliveries WHERE id IN (", leased[0].id, ",",
+                   leased[1].id, ") FOR UPDATE NOWAIT")));
+  probe.Rollback();
+  holder.Rollback();
+  EXPECT_THAT(write.get(), IsOkAndHolds(SizeIs(2)));
+  EXPECT_EQ(InFlight("sub_a"), 0);
+}
+
 // The lock order (delivery_store.h): a writer locks the lanes of its batch
 // in subscription id order. A 410 must not take its lane out of that order:
 // while it waits for a lower lane, another writer holding that lower lane
