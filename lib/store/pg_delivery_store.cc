@@ -635,34 +635,34 @@ class PgDeliveryStore final : public DeliveryStore {
   }
 
   // The lane lock and the outcome statement of a write that disables
-  // nothing, sent as one message: PostgreSQL runs the statements of one
-  // simple-query message as one implicit transaction, in order (the lanes
-  // are locked before any delivery, as with BEGIN ... COMMIT), commits it at
-  // the end and answers once. BEGIN, the lock and COMMIT were three round
-  // trips of their own, about 0.45 ms of a 2.5-3.4 ms write on a loaded
-  // machine. A failed statement rolls the whole message back. The parameters
-  // travel as quoted literals to EXECUTE of the same prepared statements.
+  // nothing, sent as one simple-query message: PostgreSQL runs the
+  // statements of one message as one implicit transaction, in order (the
+  // lanes are locked before any delivery, and held to the end, as with BEGIN
+  // ... COMMIT; the lock's SET LOCAL of generic plans applies to the
+  // statement), commits it at the end and answers once; an error in either
+  // rolls back both. BEGIN, the lock and COMMIT were three round trips of
+  // their own, about 0.45 ms of a 2.5-3.4 ms write on a loaded machine. The
+  // parameters travel as quoted literals to EXECUTE of the same prepared
+  // statements; exec returns the last statement's result. (Not
+  // pqxx::pipeline: it sends each query as soon as the one before is out,
+  // one transaction each.)
   static pqxx::result WriteInOneRoundTrip(
       PgConnection& c, const std::string& lanes,
       const std::vector<std::string>& complete_args) {
-    if (c.FirstUse("delivery_write_prepared_now")) {
-      c.get().prepare_now("delivery_lock_lanes_for_write");
-      c.get().prepare_now("delivery_complete");
-    }
+    // No-ops once prepared on this connection (libpqxx remembers, and forgets
+    // on a reconnect).
+    c.get().prepare_now("delivery_lock_lanes_for_write");
+    c.get().prepare_now("delivery_complete");
     pqxx::nontransaction tx(c.get());
-    std::string execute = "EXECUTE delivery_complete(";
+    std::string message =
+        absl::StrCat("EXECUTE delivery_lock_lanes_for_write(", tx.quote(lanes),
+                     "); EXECUTE delivery_complete(");
     for (size_t i = 0; i < complete_args.size(); ++i) {
-      if (i > 0) execute.push_back(',');
-      execute += tx.quote(complete_args[i]);
+      if (i > 0) message.push_back(',');
+      message += tx.quote(complete_args[i]);
     }
-    execute.push_back(')');
-    pqxx::pipeline pipeline(tx);
-    const pqxx::pipeline::query_id lock = pipeline.insert(absl::StrCat(
-        "EXECUTE delivery_lock_lanes_for_write(", tx.quote(lanes), ")"));
-    const pqxx::pipeline::query_id write = pipeline.insert(execute);
-    pipeline.complete();
-    (void)pipeline.retrieve(lock);
-    return pipeline.retrieve(write);
+    message.push_back(')');
+    return tx.exec(message);
   }
 
   static void PrepareWrites(PgConnection& c) {

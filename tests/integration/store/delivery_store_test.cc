@@ -1368,6 +1368,34 @@ TEST_F(PgDeliveryStoreTest, WriteWaitingForItsLaneHoldsNoDelivery) {
   EXPECT_EQ(InFlight("sub_a"), 0);
 }
 
+// ... and the lane stays locked while the write takes its deliveries: the
+// lock and the outcome statement are one transaction, not two.
+TEST_F(PgDeliveryStoreTest, WriteKeepsItsLaneLockedWhileItWaitsForADelivery) {
+  CreateSubscription("sub_a", 10);
+  AddDeliveries("sub_a", 2);
+  const std::vector<LeasedDelivery> leased = Lease(2);
+  ASSERT_THAT(leased, SizeIs(2));
+  Worker patient = NewWorker(/*lock_timeout=*/kWait);
+
+  SideTransaction holder(db().url());
+  holder.Exec(absl::StrCat(
+      "SELECT id FROM deliveries WHERE id = ", leased[1].id, " FOR UPDATE"));
+  std::future<absl::StatusOr<std::vector<int64_t>>> write =
+      std::async(std::launch::async, [&] {
+        return patient.store->Complete(
+            {Delivered(leased[0]), Delivered(leased[1])}, Deadline());
+      });
+  ASSERT_TRUE(LockWaiters(1));
+  SideTransaction probe(db().url());
+  EXPECT_ANY_THROW(
+      probe.Exec("SELECT subscription_id FROM delivery_lanes "
+                 "WHERE subscription_id = 'sub_a' FOR NO KEY UPDATE NOWAIT"));
+  probe.Rollback();
+  holder.Rollback();
+  EXPECT_THAT(write.get(), IsOkAndHolds(SizeIs(2)));
+  EXPECT_EQ(InFlight("sub_a"), 0);
+}
+
 // The lock order (delivery_store.h): a writer locks the lanes of its batch
 // in subscription id order. A 410 must not take its lane out of that order:
 // while it waits for a lower lane, another writer holding that lower lane
