@@ -124,25 +124,32 @@ void Worker::RecordDatabase(const absl::Status& status) {
   database_ok_ = status.ok();
 }
 
-void Worker::WaitLocked(bool (Worker::*ready)() const, absl::Time deadline) {
+void Worker::WaitLocked(absl::Time (Worker::*due)() const) {
+  const absl::Time deadline = (this->*due)();
   const absl::Duration timeout = WaitFor(deadline, deps_.clock->Now(),
                                          options_.dispatch.lease.poll_interval);
   if (timeout <= absl::ZeroDuration()) return;
-  mu_.AwaitWithTimeout(absl::Condition(this, ready), timeout);
+  // Re-evaluated whenever another thread releases mu_; reads no clock.
+  auto sooner = [this, due, deadline]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (this->*due)() < deadline;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&sooner), timeout);
 }
 
-bool Worker::LeaseReady() const {
-  const absl::Time now = deps_.clock->Now();
-  return stopping_ || dispatcher_.NextLeaseCheck(now) <= now;
+absl::Time Worker::LeaseDue() const {
+  if (stopping_) return absl::InfinitePast();
+  // With `now` in the infinite past the check is the planner's own time.
+  return dispatcher_.NextLeaseCheck(absl::InfinitePast());
 }
 
 bool Worker::DrainOverLocked(absl::Time now) const {
   return writer_stopping_ && (dispatcher_.Drained() || now >= write_deadline_);
 }
 
-bool Worker::WriteReady() const {
-  const absl::Time now = deps_.clock->Now();
-  return dispatcher_.NextWriteAt() <= now || DrainOverLocked(now);
+absl::Time Worker::WriteDue() const {
+  if (!writer_stopping_) return dispatcher_.NextWriteAt();
+  if (dispatcher_.Drained()) return absl::InfinitePast();
+  return std::min(dispatcher_.NextWriteAt(), write_deadline_);
 }
 
 void Worker::LeaseLoop() {
@@ -159,7 +166,7 @@ void Worker::LeaseLoop() {
           request = *std::move(planned);
           break;
         }
-        WaitLocked(&Worker::LeaseReady, dispatcher_.NextLeaseCheck(now));
+        WaitLocked(&Worker::LeaseDue);
       }
     }
     absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
@@ -232,8 +239,7 @@ void Worker::WriteLoop() {
                        std::max(write_deadline_, now + absl::Seconds(1)));
           break;
         }
-        WaitLocked(&Worker::WriteReady,
-                   std::min(dispatcher_.NextWriteAt(), write_deadline_));
+        WaitLocked(&Worker::WriteDue);
       }
     }
     absl::Status status;

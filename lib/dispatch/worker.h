@@ -87,16 +87,19 @@ class Worker {
   // Hands requests to the transport (without mu_ held).
   void Submit(std::vector<delivery::HttpRequest> requests);
   void RecordDatabase(const absl::Status& status);
-  // Waits until `ready()` holds (evaluated under mu_ whenever another thread
-  // releases it, so a thread wakes only when it has something to do) or
-  // `deadline` (clock time) passes; at most one poll interval of real time,
-  // so that the heartbeat stays fresh.
-  void WaitLocked(bool (Worker::*ready)() const, absl::Time deadline)
+  // Waits until the time `due()` says this thread should act next has come
+  // (`due` is evaluated first, and again under mu_ whenever another thread
+  // releases it: a thread wakes only when that time moves earlier, so a
+  // result that gives it nothing to do wakes nobody), at most one poll
+  // interval of real time, so that the heartbeat stays fresh.
+  void WaitLocked(absl::Time (Worker::*due)() const)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The leaser has a lease to make, or is stopping.
-  bool LeaseReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The writer has a batch to write, or its drain is over.
-  bool WriteReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the leaser should next act: the planner's next check, or at once
+  // when stopping.
+  absl::Time LeaseDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the writer should next act: the batcher's next write, bounded by
+  // the end of the drain; at once when the drain is done.
+  absl::Time WriteDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool DrainOverLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AliveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
