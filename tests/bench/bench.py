@@ -162,6 +162,11 @@ def _delivered(port):
     return int(sum(float(v) for v in _DELIVERED.findall(page)))
 
 
+def _alive(pid):
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"  # a zombie has exited
+
+
 def wait(target, secs, workers):
     """A forked curl and awk per worker every 50 ms cost the machine about a
     tenth of its CPU during a run (perf, all processes): one process polling
@@ -173,8 +178,7 @@ def wait(target, secs, workers):
         why = ""
         if total >= target:
             why = "done"
-        elif any(_stat(int(pid)) in (None, []) or _stat(int(pid))[0] == "Z"
-                 for pid, _ in pairs):
+        elif any(not _alive(int(pid)) for pid, _ in pairs):
             why = "exited"
         elif time.monotonic() >= end:
             why = "timeout"

@@ -409,6 +409,45 @@ class PgDeliveryStoreTest : public ::testing::Test {
         absl::StrJoin(ids, ","), ")");
     return Eventually([&] { return Value(sql) == "true"; });
   }
+  // Leases both deliveries of a new subscription sub_a, holds the lock that
+  // `hold` returns (on a side transaction) while a write of both outcomes,
+  // with a long lock_timeout, waits for it, and returns whether the NOWAIT
+  // lock that `probe` returns could be taken meanwhile. Then lets the write
+  // finish, and checks it applied both outcomes.
+  bool ProbeWhileAWriteWaits(
+      const std::function<std::string(const std::vector<LeasedDelivery>&)>&
+          hold,
+      const std::function<std::string(const std::vector<LeasedDelivery>&)>&
+          probe) {
+    CreateSubscription("sub_a", 10);
+    AddDeliveries("sub_a", 2);
+    const std::vector<LeasedDelivery> leased = Lease(2);
+    EXPECT_THAT(leased, SizeIs(2));
+    if (leased.size() != 2) return false;
+    Worker patient = NewWorker(/*lock_timeout=*/kWait);
+
+    SideTransaction holder(db().url());
+    holder.Exec(hold(leased));
+    std::future<absl::StatusOr<std::vector<int64_t>>> write =
+        std::async(std::launch::async, [&] {
+          return patient.store->Complete(
+              {Delivered(leased[0]), Delivered(leased[1])}, Deadline());
+        });
+    EXPECT_TRUE(LockWaiters(1));
+    bool probed = true;
+    SideTransaction prober(db().url());
+    try {
+      prober.Exec(probe(leased));
+    } catch (const std::exception&) {
+      probed = false;
+    }
+    prober.Rollback();
+    holder.Rollback();
+    EXPECT_THAT(write.get(), IsOkAndHolds(SizeIs(2)));
+    EXPECT_EQ(InFlight("sub_a"), 0);
+    return probed;
+  }
+
   // Until `n` sessions of the test database wait for a lock.
   bool LockWaiters(int n) {
     return Eventually([&] {
@@ -1342,58 +1381,32 @@ TEST_F(PgDeliveryStoreTest, CompleteGivesUpOnALockedLaneAndChangesNothing) {
 // it holds no delivery row (a subscription's delete, which takes the lane
 // and then its deliveries, could otherwise deadlock with it).
 TEST_F(PgDeliveryStoreTest, WriteWaitingForItsLaneHoldsNoDelivery) {
-  CreateSubscription("sub_a", 10);
-  AddDeliveries("sub_a", 2);
-  const std::vector<LeasedDelivery> leased = Lease(2);
-  ASSERT_THAT(leased, SizeIs(2));
-  Worker patient = NewWorker(/*lock_timeout=*/kWait);
-
-  SideTransaction holder(db().url());
-  holder.Exec(
-      "SELECT subscription_id FROM delivery_lanes "
-      "WHERE subscription_id = 'sub_a' FOR UPDATE");
-  std::future<absl::StatusOr<std::vector<int64_t>>> write =
-      std::async(std::launch::async, [&] {
-        return patient.store->Complete(
-            {Delivered(leased[0]), Delivered(leased[1])}, Deadline());
-      });
-  ASSERT_TRUE(LockWaiters(1));
-  SideTransaction probe(db().url());
-  EXPECT_NO_THROW(probe.Exec(
-      absl::StrCat("SELECT id FROM deliveries WHERE id IN (", leased[0].id, ",",
-                   leased[1].id, ") FOR UPDATE NOWAIT")));
-  probe.Rollback();
-  holder.Rollback();
-  EXPECT_THAT(write.get(), IsOkAndHolds(SizeIs(2)));
-  EXPECT_EQ(InFlight("sub_a"), 0);
+  EXPECT_TRUE(ProbeWhileAWriteWaits(
+      [](const std::vector<LeasedDelivery>&) {
+        return std::string(
+            "SELECT subscription_id FROM delivery_lanes "
+            "WHERE subscription_id = 'sub_a' FOR UPDATE");
+      },
+      [](const std::vector<LeasedDelivery>& leased) {
+        return absl::StrCat("SELECT id FROM deliveries WHERE id IN (",
+                            leased[0].id, ",", leased[1].id,
+                            ") FOR UPDATE NOWAIT");
+      }));
 }
 
 // ... and the lane stays locked while the write takes its deliveries: the
 // lock and the outcome statement are one transaction, not two.
 TEST_F(PgDeliveryStoreTest, WriteKeepsItsLaneLockedWhileItWaitsForADelivery) {
-  CreateSubscription("sub_a", 10);
-  AddDeliveries("sub_a", 2);
-  const std::vector<LeasedDelivery> leased = Lease(2);
-  ASSERT_THAT(leased, SizeIs(2));
-  Worker patient = NewWorker(/*lock_timeout=*/kWait);
-
-  SideTransaction holder(db().url());
-  holder.Exec(absl::StrCat(
-      "SELECT id FROM deliveries WHERE id = ", leased[1].id, " FOR UPDATE"));
-  std::future<absl::StatusOr<std::vector<int64_t>>> write =
-      std::async(std::launch::async, [&] {
-        return patient.store->Complete(
-            {Delivered(leased[0]), Delivered(leased[1])}, Deadline());
-      });
-  ASSERT_TRUE(LockWaiters(1));
-  SideTransaction probe(db().url());
-  EXPECT_ANY_THROW(
-      probe.Exec("SELECT subscription_id FROM delivery_lanes "
-                 "WHERE subscription_id = 'sub_a' FOR NO KEY UPDATE NOWAIT"));
-  probe.Rollback();
-  holder.Rollback();
-  EXPECT_THAT(write.get(), IsOkAndHolds(SizeIs(2)));
-  EXPECT_EQ(InFlight("sub_a"), 0);
+  EXPECT_FALSE(ProbeWhileAWriteWaits(
+      [](const std::vector<LeasedDelivery>& leased) {
+        return absl::StrCat("SELECT id FROM deliveries WHERE id = ",
+                            leased[1].id, " FOR UPDATE");
+      },
+      [](const std::vector<LeasedDelivery>&) {
+        return std::string(
+            "SELECT subscription_id FROM delivery_lanes "
+            "WHERE subscription_id = 'sub_a' FOR NO KEY UPDATE NOWAIT");
+      }));
 }
 
 // The lock order (delivery_store.h): a writer locks the lanes of its batch
