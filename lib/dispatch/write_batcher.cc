@@ -145,6 +145,11 @@ WriteReport WriteBatcher::OnResult(absl::Time now, const WriteBatch& batch,
     return report;
   }
   if (IsTransient(status)) {
+    // UNAVAILABLE: the connection failed, and the write may have been applied
+    // all the same; the store then says so when it is written again.
+    if (status.code() == absl::StatusCode::kUnavailable) {
+      for (Entry& entry : entries) entry.outcome.maybe_written = true;
+    }
     PutBack(std::move(entries));
     BackOff(now);
     return report;

@@ -97,12 +97,13 @@ class WriteBatcher {
   // are Complete's ids (ignored for releases). OK: written (outcomes not in
   // applied_ids are fenced); the backoff is reset. UNAVAILABLE or
   // RESOURCE_EXHAUSTED (the database is away or busy): the whole batch goes
-  // back to the front, and nothing is written before the backoff (doubling
-  // from initial_backoff to max_backoff) ends; no split, no strike. Any other
-  // code (the statement failed, so something in the batch may be refused): a
-  // batch of n > 1 outcomes is split into two halves at the front, retried at
-  // once; a single outcome gets a strike and waits its own backoff (doubling
-  // per strike) aside, so that it does not hold up the others, and at its
+  // back to the front (after UNAVAILABLE, its outcomes marked maybe_written),
+  // and nothing is written before the backoff (doubling from initial_backoff to
+  // max_backoff) ends; no split, no strike. Any other code (the statement
+  // failed, so something in the batch may be refused): a batch of n > 1
+  // outcomes is split into two halves at the front, retried at once; a single
+  // outcome gets a strike and waits its own backoff (doubling per strike)
+  // aside, so that it does not hold up the others, and at its
   // failures_before_internal'th strike is replaced (once) by its
   // InternalOutcome; an internal outcome that still fails keeps waiting and
   // being retried for ever. Failed releases go back whole after the backoff.

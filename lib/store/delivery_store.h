@@ -88,6 +88,11 @@ struct DeliveryOutcome {
   // leased until it is enabled again).
   bool disable_subscription = false;
   std::string disable_reason;
+  // Set when this outcome went out in a write whose answer was lost
+  // (UNAVAILABLE: it may have been applied). Complete then also reports it
+  // applied if that earlier write applied it, instead of ignoring it as
+  // fenced; without the flag nothing is looked up.
+  bool maybe_written = false;
 };
 
 // Leases an outcome write takes for the slots it frees (see
@@ -99,7 +104,9 @@ struct HandOff {
 };
 
 struct CompleteResult {
-  // Ids of the deliveries whose outcome was applied.
+  // Ids of the deliveries whose outcome was applied (by this write, or, for
+  // an outcome marked maybe_written, by the earlier write whose answer was
+  // lost).
   std::vector<int64_t> applied;
   // New leases of the same lanes (HandOff), as Lease returns them.
   std::vector<LeasedDelivery> handed_off;
@@ -143,7 +150,8 @@ class DeliveryStore {
   // Writes a batch of outcomes and their attempts in one transaction, freeing
   // their lanes' slots. Outcomes whose lease_token no longer matches (or whose
   // lease was already written) are ignored, so writing a batch twice counts
-  // each attempt once.
+  // each attempt once; of those, the ones marked maybe_written that an
+  // earlier write applied are reported in `applied`.
   //
   // In the same statement, the slots the applied outcomes free are handed
   // straight to due deliveries of the same lanes, leased to `hand_off.owner`

@@ -290,6 +290,22 @@ SELECT id, NULL::bigint, NULL::int, NULL::text, NULL::text, NULL::text, NULL::te
 FROM done
 )sql";
 
+// For a batch that may have been written before by a write whose answer was
+// lost (DeliveryOutcome::maybe_written), after its write: which of its
+// outcomes are in the database, by their attempt rows (this attempt's number
+// and start identify the outcome; a take-over by another worker has its own
+// start). Those the write just applied are among them; the rest were applied
+// by the earlier write, and are reported applied too so that counters count
+// them once. A rare path, kept out of the outcome statement and its generic
+// plan: planned afresh for each call, it probes the attempts' primary key.
+constexpr char kWrittenBeforeSql[] = R"sql(
+SELECT t.id
+FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS t(id, attempt, started_at)
+WHERE EXISTS (SELECT 1 FROM delivery_attempts a
+              WHERE a.delivery_id = t.id AND a.attempt = t.attempt
+                AND a.started_at = t.started_at)
+)sql";
+
 // Handed back untried: the delivery keeps its place in line (next_attempt_at
 // is untouched) and its lane is due at once.
 constexpr char kReleaseSql[] = R"sql(
@@ -458,6 +474,9 @@ class PgDeliveryStore final : public DeliveryStore {
         disable_reasons.push_back(o.disable_reason);
       }
     }
+    const bool maybe_written =
+        std::any_of(outcomes.begin(), outcomes.end(),
+                    [](const DeliveryOutcome& o) { return o.maybe_written; });
     const std::vector<std::string> lanes = SubscriptionsOf(outcomes);
     return WithConnection<CompleteResult>(
         pool_, deadline, "complete deliveries", [&](PgConnection& c) {
@@ -505,9 +524,19 @@ class PgDeliveryStore final : public DeliveryStore {
           const BodiesByEvent bodies = CollectBodies(r);
           for (const pqxx::row& row : r) {
             if (row[1].is_null()) {
-              result.applied.push_back(row[0].as<int64_t>());
+              if (!maybe_written)
+                result.applied.push_back(row[0].as<int64_t>());
             } else {
               result.handed_off.push_back(ReadLeasedRow(row, bodies));
+            }
+          }
+          if (maybe_written) {
+            pqxx::nontransaction check(c.get());
+            for (const pqxx::row& row :
+                 check.exec_params(kWrittenBeforeSql, IntArrayLiteral(ids),
+                                   IntArrayLiteral(attempts),
+                                   ToTextArrayLiteral(started_at))) {
+              result.applied.push_back(row[0].as<int64_t>());
             }
           }
           return result;

@@ -149,7 +149,19 @@ absl::StatusOr<store::CompleteResult> FakeDeliveryStore::CompleteAndHandOff(
     auto it = rows_.find(o.delivery_id);
     if (it == rows_.end()) continue;
     FakeDelivery& d = it->second.delivery;
-    if (!d.leased || d.lease_token != o.lease_token) continue;
+    if (!d.leased || d.lease_token != o.lease_token) {
+      // Applied by an earlier write whose answer was lost: its attempt is in
+      // the log (the same number and start).
+      const bool written_before =
+          o.maybe_written &&
+          std::any_of(d.attempt_log.begin(), d.attempt_log.end(),
+                      [&](const store::DeliveryOutcome& a) {
+                        return a.attempt == o.attempt &&
+                               a.started_at == o.started_at;
+                      });
+      if (written_before) applied.push_back(o.delivery_id);
+      continue;
+    }
     d.leased = false;
     d.lease_owner.clear();
     d.attempts = o.attempt;
@@ -182,7 +194,17 @@ absl::StatusOr<store::CompleteResult> FakeDeliveryStore::CompleteAndHandOff(
   }
   store::CompleteResult result;
   result.applied = std::move(applied);
-  if (hand_off.limit <= 0) return result;
+  const bool lose_answer = lose_complete_answers_ > 0;
+  if (lose_answer) --lose_complete_answers_;
+  if (hand_off.limit > 0) HandOffLocked(freed, hand_off, &result);
+  if (lose_answer) return absl::UnavailableError("answer lost");
+  return result;
+}
+
+void FakeDeliveryStore::HandOffLocked(
+    const std::vector<std::pair<std::string, int>>& freed,
+    const store::HandOff& hand_off, store::CompleteResult* out) {
+  store::CompleteResult& result = *out;
 
   // The hand-off: per lane that freed slots and is enabled, its oldest due
   // unleased deliveries, up to what it freed and what its cap allows,
@@ -223,7 +245,6 @@ absl::StatusOr<store::CompleteResult> FakeDeliveryStore::CompleteAndHandOff(
     if (!any || static_cast<int>(result.handed_off.size()) >= hand_off.limit)
       break;
   }
-  return result;
 }
 
 absl::StatusOr<int> FakeDeliveryStore::Release(
@@ -317,6 +338,11 @@ void FakeDeliveryStore::FailNextLeases(int n, absl::Status status) {
 void FakeDeliveryStore::FailNextCompletes(int n, absl::Status status) {
   absl::MutexLock lock(&mu_);
   fail_complete_ = {n, std::move(status)};
+}
+
+void FakeDeliveryStore::LoseNextCompleteAnswers(int n) {
+  absl::MutexLock lock(&mu_);
+  lose_complete_answers_ = n;
 }
 
 void FakeDeliveryStore::FailNextReleases(int n, absl::Status status) {

@@ -83,6 +83,9 @@ class FakeDeliveryStore : public store::DeliveryStore {
   void FailNextLeases(int n, absl::Status status);
   void FailNextCompletes(int n, absl::Status status);
   void FailNextReleases(int n, absl::Status status);
+  // The next `n` Completes apply their batch (hand-offs included) and then
+  // return UNAVAILABLE, as when the connection drops after the commit.
+  void LoseNextCompleteAnswers(int n);
   // Every Complete whose batch holds an outcome for which `poison` is true
   // returns `status` (INTERNAL by default), changing nothing: a row the
   // database refuses. An empty function clears it.
@@ -133,6 +136,12 @@ class FakeDeliveryStore : public store::DeliveryStore {
                                        absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // CompleteAndHandOff's hand-off of the slots `freed` (per lane, in order).
+  void HandOffLocked(const std::vector<std::pair<std::string, int>>& freed,
+                     const store::HandOff& hand_off,
+                     store::CompleteResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const common::Clock* const clock_;
   mutable absl::Mutex mu_;
   std::map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
@@ -143,6 +152,7 @@ class FakeDeliveryStore : public store::DeliveryStore {
   Injected fail_lease_ ABSL_GUARDED_BY(mu_);
   Injected fail_complete_ ABSL_GUARDED_BY(mu_);
   Injected fail_release_ ABSL_GUARDED_BY(mu_);
+  int lose_complete_answers_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<bool(const store::DeliveryOutcome&)> poison_
       ABSL_GUARDED_BY(mu_);
   absl::Status poison_status_ ABSL_GUARDED_BY(mu_);

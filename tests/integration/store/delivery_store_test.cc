@@ -43,10 +43,12 @@ void PrintTo(const LeasedDelivery& d, std::ostream* os) {
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
 using ::webhooks::testing::IsOk;
 using ::webhooks::testing::IsOkAndHolds;
@@ -881,6 +883,58 @@ TEST_F(PgDeliveryStoreTest, WritingTheSameOutcomesTwiceCountsEachAttemptOnce) {
   EXPECT_EQ(InFlight("sub_s"), 0);
 }
 
+// The same, when the worker knows its first write may have been applied (its
+// answer was lost): marked maybe_written, the outcomes that write applied
+// are reported applied again, changing nothing, so that its counters count
+// them once. A lease taken over and written by another worker is still
+// fenced off, although its attempt has the same number.
+TEST_F(PgDeliveryStoreTest, AnOutcomeMaybeWrittenBeforeIsReportedOnceWritten) {
+  CreateSubscription("sub_s", 10);
+  CreateSubscription("sub_g", 10);
+  AddDeliveries("sub_s", 3);
+  AddDeliveries("sub_g", 1);
+  const std::vector<LeasedDelivery> leased = Lease(10);
+  const std::vector<LeasedDelivery> s = Of(leased, "sub_s");
+  const std::vector<LeasedDelivery> g = Of(leased, "sub_g");
+  ASSERT_THAT(s, SizeIs(3));
+  ASSERT_THAT(g, SizeIs(1));
+  std::vector<DeliveryOutcome> batch = {
+      Retry(s[0], absl::Now() + absl::Hours(1)), Delivered(s[1])};
+  ASSERT_THAT(store().Complete(batch, Deadline()), IsOk());
+  const std::vector<std::string> written = StoreState();
+  for (DeliveryOutcome& o : batch) o.maybe_written = true;
+  EXPECT_THAT(store().Complete(batch, Deadline()),
+              IsOkAndHolds(UnorderedElementsAre(s[0].id, s[1].id)));
+  EXPECT_EQ(StoreState(), written);
+  EXPECT_EQ(AttemptRows(), 2);
+
+  // Through the write that also disables (a 410), likewise.
+  DeliveryOutcome gone = Gone(g[0]);
+  ASSERT_THAT(store().Complete({gone}, Deadline()), IsOk());
+  gone.maybe_written = true;
+  EXPECT_THAT(store().Complete({gone}, Deadline()),
+              IsOkAndHolds(ElementsAre(g[0].id)));
+  EXPECT_EQ(AttemptRows(), 3);
+
+  // s[2]: taken over after its lease expired and written by the other
+  // worker (attempt 1 too, started later).
+  ASSERT_TRUE(store().Release({ReleaseOf(s[2])}, Deadline()).ok());
+  const std::vector<LeasedDelivery> mine = Lease(10, absl::Milliseconds(1));
+  ASSERT_THAT(mine, SizeIs(1));
+  ASSERT_TRUE(LeasesExpired(mine));
+  Worker other = NewWorker();
+  const std::vector<LeasedDelivery> theirs = Lease(*other.store, 10);
+  ASSERT_THAT(theirs, SizeIs(1));
+  ASSERT_EQ(theirs[0].attempt, mine[0].attempt);
+  DeliveryOutcome late = Delivered(mine[0]);
+  late.started_at -= absl::Seconds(1);
+  ASSERT_THAT(other.store->Complete({Delivered(theirs[0])}, Deadline()),
+              IsOkAndHolds(ElementsAre(theirs[0].id)));
+  late.maybe_written = true;
+  EXPECT_THAT(store().Complete({late}, Deadline()), IsOkAndHolds(IsEmpty()));
+  EXPECT_EQ(AttemptRows(), 4);
+}
+
 TEST_F(PgDeliveryStoreTest, CompleteReturnsExactlyTheOutcomesApplied) {
   CreateSubscription("sub_s", 10);
   CreateSubscription("sub_o", 10);
@@ -1280,6 +1334,43 @@ TEST_F(PublishRacingSettleTest, DeliveryInsertedDuringASettleIsNotStranded) {
   const std::vector<LeasedDelivery> late = Lease(10);
   ASSERT_THAT(late, SizeIs(2));
   for (const LeasedDelivery& d : late) EXPECT_EQ(d.event_id, "evt_late");
+}
+
+// A publish racing a disable: its fan-out saw the subscription enabled, and
+// the disable commits while the publish's delivery row waits for the lane
+// (its foreign-key check, held up here by a side transaction). The row is
+// simply held: no lease returns or reads it, the queue statistics leave it
+// out, and it is leased as soon as the subscription is enabled again.
+TEST_F(PublishRacingSettleTest, PublishRacingADisableLeavesItsDeliveryHeld) {
+  CreateSubscription("sub_s", 10);
+  SideTransaction lane(db().url());
+  lane.Exec(
+      "SELECT 1 FROM delivery_lanes WHERE subscription_id = 'sub_s' "
+      "FOR UPDATE");
+  auto publish = std::async(std::launch::async, [&] { return Publish("k1"); });
+  ASSERT_TRUE(LockWaiters(1));
+  auto disable =
+      std::async(std::launch::async, [&] { SetEnabled("sub_s", false); });
+  ASSERT_TRUE(LockWaiters(2));
+  lane.Commit();
+  EXPECT_EQ(publish.get(), 1);
+  disable.get();
+
+  EXPECT_EQ(SubscriptionValue("sub_s", "enabled"), "false");
+  EXPECT_EQ(LaneValue("sub_s", "enabled"), "false");
+  EXPECT_EQ(Count("SELECT count(*) FROM deliveries "
+                  "WHERE subscription_id = 'sub_s' AND state = 'pending'"),
+            1);
+  EXPECT_THAT(Lease(10), IsEmpty());
+  absl::StatusOr<QueueStats> stats = store().Stats(Deadline());
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->due, 0);
+  EXPECT_EQ(stats->oldest_due_age, absl::ZeroDuration());
+
+  SetEnabled("sub_s", true);
+  const std::vector<LeasedDelivery> leased = Lease(10);
+  ASSERT_THAT(leased, SizeIs(1));
+  EXPECT_EQ(leased[0].event_id, "evt_k1");
 }
 
 // ---------------------------------------------------------------------------

@@ -363,6 +363,33 @@ TEST(DispatcherTest, MetricsCountOnlyWrittenOutcomes) {
   EXPECT_EQ(Metric(registry, "webhooks_inflight_requests"), 0);
 }
 
+// A write that was applied but whose answer was lost (the connection dropped
+// after the commit) is written again; the store then reports those outcomes
+// as applied, so every counter counts each of them once and none is called
+// fenced. The slots that lost write handed off come back when their leases
+// expire, and nothing is sent twice.
+TEST(DispatcherTest, LostWriteAnswerCountsEachOutcomeOnce) {
+  prometheus::Registry registry;
+  metrics::WorkerMetrics metrics(registry);
+  DispatchSimulation sim(Options(), &metrics);
+  sim.AddSubscription("sub_1", 2);
+  for (int i = 0; i < 6; ++i) sim.store().AddDelivery("sub_1");
+  sim.store().LoseNextCompleteAnswers(1);
+  ASSERT_TRUE(sim.RunUntilIdle(absl::Minutes(10)));
+  EXPECT_EQ(sim.sent().size(), 6u);
+  for (int64_t id : sim.store().DeliveryIds()) {
+    const FakeDelivery d = sim.store().Delivery(id);
+    EXPECT_EQ(d.state, FakeDelivery::State::kDelivered);
+    EXPECT_EQ(d.attempt_log.size(), 1u);
+  }
+  EXPECT_EQ(
+      Metric(registry, "webhooks_deliveries_total", "outcome", "delivered"), 6);
+  EXPECT_EQ(Metric(registry, "webhooks_attempts_total", "class", "success"), 6);
+  EXPECT_EQ(Metric(registry, "webhooks_delivery_latency_seconds"), 6);
+  EXPECT_EQ(Metric(registry, "webhooks_outcomes_fenced_total"), 0);
+  EXPECT_EQ(Metric(registry, "webhooks_outcome_write_failures_total"), 1);
+}
+
 TEST(DispatcherTest, CappedLaneCyclesThroughHandOffsNotLeases) {
   prometheus::Registry registry;
   metrics::WorkerMetrics metrics(registry);

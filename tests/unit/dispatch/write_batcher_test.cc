@@ -173,6 +173,59 @@ TEST(WriteBatcherTest, UnavailableRetriesTheWholeBatchWithBackoff) {
   }
 }
 
+// Only UNAVAILABLE (the connection failed) leaves a write that may have been
+// applied; its outcomes go out again marked maybe_written, so that the store
+// reports the ones it had applied. A busy pool (nothing sent) and a refused
+// statement (nothing changed) leave them unmarked.
+TEST(WriteBatcherTest, OnlyAnUnavailableWriteMarksItsOutcomesMaybeWritten) {
+  const auto marks = [](const WriteBatch& batch) {
+    std::vector<bool> out;
+    for (const store::DeliveryOutcome& o : batch.outcomes)
+      out.push_back(o.maybe_written);
+    return out;
+  };
+  WriteBatcher batcher({}, Policy(), 1);
+  for (int64_t id = 1; id <= 4; ++id) batcher.Add(Outcome(id));
+  absl::Time now = kT0;
+  std::optional<WriteBatch> batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(marks(*batch), ElementsAre(false, false, false, false));
+  batcher.OnResult(now, *batch, absl::ResourceExhaustedError("pool busy"), {});
+  now = batcher.NextAt();
+  batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(marks(*batch), ElementsAre(false, false, false, false));
+  batcher.OnResult(now, *batch, absl::InternalError("refused"), {});
+  batch = batcher.Next(now);  // the first half
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(AllIds(*batch), ElementsAre(1, 2));
+  EXPECT_THAT(marks(*batch), ElementsAre(false, false));
+  batcher.OnResult(now, *batch, absl::UnavailableError("connection lost"), {});
+  now = batcher.NextAt();
+  batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(AllIds(*batch), ElementsAre(1, 2));
+  EXPECT_THAT(marks(*batch), ElementsAre(true, true));
+  // Still marked when a later failure splits it.
+  batcher.OnResult(now, *batch, absl::InternalError("refused"), {});
+  batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(AllIds(*batch), ElementsAre(1));
+  EXPECT_THAT(marks(*batch), ElementsAre(true));
+  const WriteReport report =
+      batcher.OnResult(now, *batch, absl::OkStatus(), {1});
+  EXPECT_THAT(Ids(report.applied), ElementsAre(1));
+  batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(AllIds(*batch), ElementsAre(2));
+  EXPECT_THAT(marks(*batch), ElementsAre(true));
+  batcher.OnResult(now, *batch, absl::OkStatus(), {2});
+  batch = batcher.Next(now);
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_THAT(AllIds(*batch), ElementsAre(3, 4));
+  EXPECT_THAT(marks(*batch), ElementsAre(false, false));
+}
+
 // A store that refuses any batch holding `poison`, as a batch that trips a
 // constraint would be.
 struct PoisonStore {
