@@ -11,7 +11,7 @@
 
 namespace webhooks::store {
 
-// The PostgreSQL channel that publishing NOTIFYs when it creates deliveries.
+// The PostgreSQL channel on which workers are woken when deliveries are made.
 inline constexpr absl::string_view kDeliveriesChannel = "webhooks_deliveries";
 
 // A validated event, its body rendered, ready to store.
@@ -46,8 +46,9 @@ class EventStore {
 
   // In one statement: stores the event unless (tenant, idempotency_key) exists,
   // creates one pending delivery per enabled subscription of the tenant whose
-  // event_types include the type, and NOTIFYs kDeliveriesChannel when it made
-  // any. A repeated key, also when racing, returns the first event's id with
+  // event_types include the type; when it made any, the workers are then
+  // woken (a NOTIFY on kDeliveriesChannel after the commit, coalesced with
+  // other publishes': DeliveryWaker). A repeated key, also when racing, returns the first event's id with
   // duplicate = true and creates nothing.
   virtual absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,
                                                 const NewEvent& event,

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
+#include "lib/store/delivery_waker.h"
 #include "lib/store/pg_connection.h"
 #include "lib/store/pg_stores.h"
 #include "lib/store/pg_values.h"
@@ -8,8 +10,9 @@
 namespace webhooks::store {
 namespace {
 
-// Fan-out and wake-up ride in the same statement as the insert: one round trip
-// per publish. `ev` is empty when the idempotency key was already used.
+// The fan-out rides in the same statement as the insert: one round trip per
+// publish. `ev` is empty when the idempotency key was already used. The
+// workers are woken after the commit, by the DeliveryWaker.
 constexpr char kPublishSql[] = R"sql(
 WITH ev AS (
   INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
@@ -22,10 +25,7 @@ d AS (
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
   RETURNING 1)
-SELECT (SELECT count(*) FROM ev),
-       (SELECT count(*) FROM d),
-       (SELECT count(*) FROM (SELECT pg_notify('webhooks_deliveries', '')
-                              FROM (SELECT 1 FROM d LIMIT 1) one) n)
+SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM d)
 )sql";
 
 // The batch form. Rows are inserted in key order, so two batches racing on
@@ -45,23 +45,78 @@ d AS (
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
-  RETURNING event_id),
-n AS (
-  SELECT count(*) AS notified FROM (SELECT pg_notify('webhooks_deliveries', '')
-                                    FROM (SELECT 1 FROM d LIMIT 1) one) x)
-SELECT ev.id, coalesce(c.deliveries, 0), n.notified
-FROM ev CROSS JOIN n
+  RETURNING event_id)
+SELECT ev.id, coalesce(c.deliveries, 0)
+FROM ev
 LEFT JOIN (SELECT event_id, count(*) AS deliveries FROM d GROUP BY event_id) c
   ON c.event_id = ev.id
 )sql";
 
 class PgEventStore final : public EventStore {
  public:
-  explicit PgEventStore(PgPool* pool) : pool_(*pool) {}
+  PgEventStore(PgPool* pool, std::unique_ptr<PgPool> wake_pool)
+      : pool_(*pool),
+        wake_pool_(std::move(wake_pool)),
+        waker_(NewPgDeliveryWaker(wake_pool_.get())) {}
 
   absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,
                                         const NewEvent& event,
                                         absl::Time deadline) override {
+    absl::StatusOr<PublishResult> result =
+        PublishOne(tenant_id, event, deadline);
+    if (result.ok() && result->deliveries_created > 0) waker_->Wake();
+    return result;
+  }
+
+  absl::StatusOr<std::vector<PublishResult>> PublishBatch(
+      absl::string_view tenant_id, const std::vector<NewEvent>& events,
+      absl::Time deadline) override {
+    absl::StatusOr<std::vector<PublishResult>> results =
+        PublishMany(tenant_id, events, deadline);
+    if (results.ok() && std::any_of(results->begin(), results->end(),
+                                    [](const PublishResult& r) {
+                                      return r.deliveries_created > 0;
+                                    })) {
+      waker_->Wake();
+    }
+    return results;
+  }
+
+  absl::StatusOr<EventRecord> Get(absl::string_view tenant_id,
+                                  absl::string_view event_id,
+                                  absl::Time deadline) override {
+    return WithConnection<EventRecord>(
+        pool_, deadline, "get event",
+        [&](PgConnection& c) -> absl::StatusOr<EventRecord> {
+          c.EnsurePrepared(
+              "event_get",
+              "SELECT id, tenant_id, type, idempotency_key, body, "
+              "(extract(epoch from occurred_at) * 1000000)::bigint, "
+              "(extract(epoch from created_at) * 1000000)::bigint "
+              "FROM events WHERE tenant_id = $1 AND id = $2");
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared("event_get", std::string(tenant_id),
+                                            std::string(event_id));
+          if (r.empty()) {
+            return absl::NotFoundError(
+                absl::StrCat("event ", event_id, " not found"));
+          }
+          EventRecord e;
+          e.id = r[0][0].as<std::string>();
+          e.tenant_id = r[0][1].as<std::string>();
+          e.type = r[0][2].as<std::string>();
+          e.idempotency_key = r[0][3].as<std::string>();
+          e.body = r[0][4].as<std::string>();
+          e.occurred_at = FromEpochMicros(r[0][5]);
+          e.create_time = FromEpochMicros(r[0][6]);
+          return e;
+        });
+  }
+
+ private:
+  absl::StatusOr<PublishResult> PublishOne(absl::string_view tenant_id,
+                                           const NewEvent& event,
+                                           absl::Time deadline) {
     return WithConnection<PublishResult>(
         pool_, deadline, "publish event", [&](PgConnection& c) {
           c.EnsurePrepared("event_publish", kPublishSql);
@@ -92,9 +147,9 @@ class PgEventStore final : public EventStore {
         });
   }
 
-  absl::StatusOr<std::vector<PublishResult>> PublishBatch(
+  absl::StatusOr<std::vector<PublishResult>> PublishMany(
       absl::string_view tenant_id, const std::vector<NewEvent>& events,
-      absl::Time deadline) override {
+      absl::Time deadline) {
     if (events.empty()) return std::vector<PublishResult>{};
     return WithConnection<std::vector<PublishResult>>(
         pool_, deadline, "publish events", [&](PgConnection& c) {
@@ -150,45 +205,22 @@ class PgEventStore final : public EventStore {
         });
   }
 
-  absl::StatusOr<EventRecord> Get(absl::string_view tenant_id,
-                                  absl::string_view event_id,
-                                  absl::Time deadline) override {
-    return WithConnection<EventRecord>(
-        pool_, deadline, "get event",
-        [&](PgConnection& c) -> absl::StatusOr<EventRecord> {
-          c.EnsurePrepared(
-              "event_get",
-              "SELECT id, tenant_id, type, idempotency_key, body, "
-              "(extract(epoch from occurred_at) * 1000000)::bigint, "
-              "(extract(epoch from created_at) * 1000000)::bigint "
-              "FROM events WHERE tenant_id = $1 AND id = $2");
-          pqxx::nontransaction tx(c.get());
-          pqxx::result r = tx.exec_prepared("event_get", std::string(tenant_id),
-                                            std::string(event_id));
-          if (r.empty()) {
-            return absl::NotFoundError(
-                absl::StrCat("event ", event_id, " not found"));
-          }
-          EventRecord e;
-          e.id = r[0][0].as<std::string>();
-          e.tenant_id = r[0][1].as<std::string>();
-          e.type = r[0][2].as<std::string>();
-          e.idempotency_key = r[0][3].as<std::string>();
-          e.body = r[0][4].as<std::string>();
-          e.occurred_at = FromEpochMicros(r[0][5]);
-          e.create_time = FromEpochMicros(r[0][6]);
-          return e;
-        });
-  }
-
- private:
   PgPool& pool_;
+  // Declared before the waker, which uses it until its thread has stopped.
+  const std::unique_ptr<PgPool> wake_pool_;
+  const std::unique_ptr<DeliveryWaker> waker_;
 };
 
 }  // namespace
 
 std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool) {
-  return std::make_unique<PgEventStore>(pool);
+  // The waker's own connection, so that a notification never waits behind
+  // publishes for one of theirs. Create fails only for a size below 1.
+  PgPoolOptions options = pool->options();
+  options.size = 1;
+  absl::StatusOr<std::unique_ptr<PgPool>> wake_pool =
+      PgPool::Create(std::move(options));
+  return std::make_unique<PgEventStore>(pool, *std::move(wake_pool));
 }
 
 }  // namespace webhooks::store
