@@ -6,11 +6,17 @@
                                          self:PID  the process (all threads)
                                          tree:PID  the process, the children it
                                                    reaped, and its live children
+                                         reaped:PID  only the children it reaped
     bench.py hwm PID                   peak RSS (VmHWM) in KiB
     bench.py log FILE PREFIX           requests in an nginx access log (run.sh's
                                        format) whose URI starts with PREFIX:
                                        "count first_start last_end max_overlap
                                         mean_request_ms mean_content_length"
+    bench.py latency EVENTS FILE       publish -> received: joins the loadgen's
+                                       "event_id due_us" lines with the access
+                                       log's webhook-id column (first arrival):
+                                       "received missing p50_ms p95_ms p99_ms max_ms"
+                                       (nginx logs whole milliseconds)
     bench.py table TSV                 the result rows as an aligned table
     bench.py wait TARGET SECS PID:PORT...
                                        polls each worker's /metrics (in this
@@ -74,6 +80,8 @@ def cpu(specs):
             continue
         if kind == "self":
             out.append(str(_ticks(fields, children=False)))
+        elif kind == "reaped":
+            out.append(str(int(fields[13]) + int(fields[14])))
         elif kind == "tree":
             total = _ticks(fields, children=True)
             for child in by_parent.get(int(pid), []):
@@ -129,6 +137,29 @@ def log(path, prefix):
     mean_len = total_length / count if count else 0.0
     print("%d %.3f %.3f %d %.3f %.1f" % (count, first_start, last_end, peak,
                                         mean_ms, mean_len))
+
+
+def latency(events_path, log_path):
+    due = {}
+    with open(events_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2:
+                due[parts[0]] = int(parts[1])
+    arrived = {}
+    with open(log_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 6 or parts[5] not in due:
+                continue
+            end_us = int(round(float(parts[0]) * 1000)) * 1000
+            arrived[parts[5]] = min(end_us, arrived.get(parts[5], end_us))
+    ms = sorted((arrived[i] - due[i]) / 1000.0 for i in arrived)
+
+    def q(f):
+        return ms[min(len(ms) - 1, int(f * len(ms)))] if ms else 0.0
+    print("%d %d %.1f %.1f %.1f %.1f" % (len(ms), len(due) - len(ms), q(0.5),
+                                        q(0.95), q(0.99), ms[-1] if ms else 0.0))
 
 
 def table(tsv):
@@ -202,6 +233,8 @@ def main(argv):
         log(args[0], args[1])
     elif cmd == "wait":
         wait(int(argv[2]), float(argv[3]), argv[4:])
+    elif cmd == "latency":
+        latency(args[0], args[1])
     elif cmd == "table":
         table(args[0])
     else:

@@ -13,7 +13,7 @@
 #   --out FILE  also write the table to FILE
 #   --keep      keep the work folder (logs, nginx access log) under /tmp
 #   --only LIST run only these scenarios (comma-separated: throughput,
-#               isolation,lease,caps), for iterating on one figure
+#               isolation,lease,caps,ingest,latency), for iterating on one figure
 #
 # WEBHOOKS_BUILD_DIR names the build to measure (default <repo>/build).
 # Everything listens on 127.0.0.1 only; every wait has a deadline.
@@ -27,6 +27,7 @@ build=${WEBHOOKS_BUILD_DIR:-$root/build}
 api_bin=$build/services/api/webhooks-api
 worker_bin=$build/services/worker/webhooks-worker
 ctl_bin=$build/services/ctl/webhooksctl
+loadgen_bin=$build/tests/bench/webhooks-loadgen
 # The system's python when there is one: no version-manager shim to start on
 # every call.
 PY=python3
@@ -59,12 +60,16 @@ if [[ $mode == quick ]]; then
   iso_backlog=5000 iso_n=1000 iso_reps=1
   lease_n=1000 lease_queue=20000 lease_reps=1
   two_n=1000
+  ingest_n=1000 ingest_batches=4 pgbench_secs=2
+  lat_rates=(100 1000) lat_counts=(100 500) cold_n=50
   wait_secs=30 # longest wait for one run's deliveries
 else
   tp_n=20000 wrk_secs=5
   iso_backlog=100000 iso_n=10000 iso_reps=3
   lease_n=10000 lease_queue=1000000 lease_reps=3
   two_n=20000
+  ingest_n=20000 ingest_batches=100 pgbench_secs=5
+  lat_rates=(100 1000 5000) lat_counts=(1000 5000 10000) cold_n=200
   wait_secs=300
 fi
 iso_big_backlog=1000000
@@ -97,7 +102,7 @@ ensure_packages() {
 }
 ensure_packages
 [[ -f $echo_module ]] || die "nginx echo module missing: $echo_module"
-for b in "$api_bin" "$worker_bin" "$ctl_bin"; do
+for b in "$api_bin" "$worker_bin" "$ctl_bin" "$loadgen_bin"; do
   [[ -x $b ]] || die "missing $b: build first (scripts/build.sh) or set WEBHOOKS_BUILD_DIR"
 done
 
@@ -235,16 +240,21 @@ export WEBHOOKS_SEALING_KEY WEBHOOKS_API_TOKEN
 (umask 077 && echo "bench $WEBHOOKS_API_TOKEN *" >"$work/api_tokens")
 "$api_bin" migrate --database_url="$db_url" >"$work/migrate.log" 2>&1 ||
   { cat "$work/migrate.log" >&2; die "migrate failed"; }
-"$api_bin" serve --database_url="$db_url" --api_tokens_file="$work/api_tokens" \
-  --grpc_addr=127.0.0.1:0 --metrics_addr=127.0.0.1:0 ${WEBHOOKS_BENCH_API_FLAGS:-} \
-  >"$work/api.log" 2>&1 &
-api_pid=$!
-api_port=$(wait_log "$work/api.log" '.*serving gRPC on [^ ]* \(port ([0-9]+)\).*' 20 "$api_pid") ||
-  { cat "$work/api.log" >&2; die "webhooks-api did not start"; }
+# start_api NAME: starts webhooks-api on a free port, logging to NAME.log;
+# sets api_pid, api_port.
+start_api() {
+  "$api_bin" serve --database_url="$db_url" --api_tokens_file="$work/api_tokens" \
+    --grpc_addr=127.0.0.1:0 --metrics_addr=127.0.0.1:0 ${WEBHOOKS_BENCH_API_FLAGS:-} \
+    >"$work/$1.log" 2>&1 &
+  api_pid=$!
+  api_port=$(wait_log "$work/$1.log" '.*serving gRPC on [^ ]* \(port ([0-9]+)\).*' 20 "$api_pid") ||
+    { cat "$work/$1.log" >&2; die "webhooks-api did not start"; }
+}
+start_api api
 
-create_sub() { # create_sub URL: prints the new subscription's id
+create_sub() { # create_sub URL [TENANT]: prints the new subscription's id
   "$ctl_bin" --addr="127.0.0.1:$api_port" CreateSubscription \
-    "{\"tenant_id\":\"bench\",\"subscription\":{\"target_url\":\"$1\",\"event_types\":[\"engagement_dispatched\"]}}" \
+    "{\"tenant_id\":\"${2:-bench}\",\"subscription\":{\"target_url\":\"$1\",\"event_types\":[\"engagement_dispatched\"]}}" \
     >"$work/sub.json" || { cat "$work/sub.json" >&2; die "CreateSubscription failed"; }
   "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["subscription"]["id"])' "$work/sub.json"
 }
@@ -489,7 +499,7 @@ log_summary() { # log_summary PREFIX COUNT
 if want throughput; then
 # --- 1. throughput ---------------------------------------------------------------
 
-log "1/4 throughput: $tp_n deliveries, one worker with default flags"
+log "1/6 throughput: $tp_n deliveries, one worker with default flags"
 sub=$(create_sub "$receiver/fast")
 queue "$sub" tp_ "$tp_n"
 settle
@@ -582,13 +592,13 @@ iso_pairs() { # iso_pairs BACKLOG TAG: sets alone_rate, iso_rate, iso_note, iso_
   alone_rate=$(median "${alone[@]}") iso_rate=$(median "${behind[@]}") iso_note=$notes
 }
 
-log "2/4 isolation: $iso_n deliveries alone, then behind $iso_backlog to a black hole, $iso_reps times"
+log "2/6 isolation: $iso_n deliveries alone, then behind $iso_backlog to a black hole, $iso_reps times"
 iso_pairs "$iso_backlog" backlog
 row isolation "S2 deliveries/s, $iso_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
   "$(ratio "$iso_rate" "$alone_rate")" \
   "${iso_note:-"baseline: S2 alone; medians of $iso_reps alternating pairs (pairs: ${iso_ratios[*]}); target ratio >= 0.90"}"
 if ((big)); then
-  log "2/4 isolation (--big): behind $iso_big_backlog"
+  log "2/6 isolation (--big): behind $iso_big_backlog"
   iso_pairs "$iso_big_backlog" big
   row isolation "S2 deliveries/s, $iso_big_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
     "$(ratio "$iso_rate" "$alone_rate")" \
@@ -636,7 +646,7 @@ lease_measure() { # lease_measure SUB TAG: sets lease_pg_us, lease_rate, lease_n
   lease_note=$wait_note
 }
 
-log "3/4 lease cost: $lease_n deliveries out of $lease_n, then $lease_n more out of $lease_queue, $lease_reps times"
+log "3/6 lease cost: $lease_n deliveries out of $lease_n, then $lease_n more out of $lease_queue, $lease_reps times"
 if ((pgss)); then
   psql_db -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
   # The reload is asynchronous: wait until a new session sees it.
@@ -695,7 +705,7 @@ if want caps; then
 # nginx's log then shows how many a subscription really had in flight at
 # once, across both workers. (Against the instant receiver they would hardly
 # overlap, whatever the cap.)
-log "4/4 caps: $two_n deliveries of one subscription, two workers, receiver holds ${slow_hold}s"
+log "4/6 caps: $two_n deliveries of one subscription, two workers, receiver holds ${slow_hold}s"
 sub=$(create_sub "$receiver/slow/two")
 queue "$sub" two_ "$two_n"
 settle
@@ -721,6 +731,96 @@ row caps "max overlapping requests, 2 workers" "$two_overlap" "$cap" "$(ratio "$
 row caps "deliveries/s, 2 workers, ${slow_hold}s receiver" "$two_rate" "" "" \
   "$two_count requests logged, mean $(calc "$two_ms") ms"
 
+fi
+
+if want ingest; then
+# --- 5. ingest: publishing through the API, next to pgbench's equivalent ------------
+
+# No worker runs: this is the cost of accepting events. The equivalent for
+# pgbench is the API's own statement shape, one statement per publish: the
+# event (a body of the same size) and its fan-out to the tenant's enabled
+# subscriptions, which here is one.
+log "5/6 ingest: $ingest_n single publishes (8 clients) and $ingest_batches batches of 500, each beside pgbench"
+ingest_sub=$(create_sub "$receiver/ingest" ingest)
+pgb_body="{\"type\":\"engagement_dispatched\",\"data\":\"$(head -c 1400 /dev/zero | tr '\0' x)\"}"
+pgb_fanout="FROM ev JOIN subscriptions s ON s.tenant_id = 'ingest' AND s.enabled AND ev.type = ANY (s.event_types)"
+cat >"$work/pgb_single.sql" <<SQL
+\set r random(1, 1000000000000000)
+WITH ev AS (INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at) VALUES ('evt_pgb_' || :r, 'pgbench', 'engagement_dispatched', 'pgb_' || :r, '$pgb_body', now()) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, type) INSERT INTO deliveries (tenant_id, event_id, subscription_id) SELECT 'ingest', ev.id, s.id $pgb_fanout;
+SQL
+cat >"$work/pgb_batch.sql" <<SQL
+\set r random(1, 1000000000000000)
+WITH ev AS (INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at) SELECT 'evt_pgb_' || :r || '_' || g, 'pgbench', 'engagement_dispatched', 'pgb_' || :r || '_' || g, '$pgb_body', now() FROM generate_series(1, 500) g ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, type) INSERT INTO deliveries (tenant_id, event_id, subscription_id) SELECT 'ingest', ev.id, s.id $pgb_fanout;
+SQL
+pgbench_tps() { # pgbench_tps SCRIPT: transactions/s, 8 clients, durable commits
+  /usr/lib/postgresql/15/bin/pgbench -n -M prepared -c 8 -j 2 -T "$pgbench_secs" \
+    -f "$1" "$db_url" >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; die "pgbench failed"; }
+  awk '/^tps = / { printf "%.0f", $3 }' "$work/pgbench.out"
+}
+loadgen() { # loadgen ARGS...: the figures line; dies when the tool fails
+  "$loadgen_bin" --addr="127.0.0.1:$api_port" "$@" >"$work/loadgen.out" 2>"$work/loadgen.err" ||
+    { cat "$work/loadgen.out" "$work/loadgen.err" >&2; die "loadgen failed"; }
+  cat "$work/loadgen.out"
+}
+field() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; } # field NAME LINE
+
+settle
+pgb_single=$(pgbench_tps "$work/pgb_single.sql")
+cpu_now
+pg0=$cpu_pg
+read -r api0 lg0 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+single=$(loadgen --tenant=ingest --clients=8 --count="$ingest_n" --prefix=ing1)
+cpu_now
+read -r api1 lg1 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+single_rate=$(field events_per_s "$single")
+single_n=$(field events "$single")
+row ingest "events/s, PublishEvent, 8 clients" "$single_rate" "$pgb_single" \
+  "$(ratio "$single_rate" "$pgb_single")" "baseline: pgbench, the same insert + fan-out, 8 clients; target ratio >= 0.85"
+row ingest "  call latency p50 / p99, ms" "$(field p50_ms "$single") / $(field p99_ms "$single")"
+row ingest "  CPU-us/event, api / postgres / loadgen" \
+  "$(us_per $((api1 - api0)) "$single_n") / $(us_per $((cpu_pg - pg0)) "$single_n") / $(us_per $((lg1 - lg0)) "$single_n")" \
+  "" "" "all on the same 2 cores; pgbench's client costs next to nothing"
+settle
+pgb_batch=$(pgbench_tps "$work/pgb_batch.sql")
+batch=$(loadgen --tenant=ingest --clients=8 --batch=500 --count=$((ingest_batches * 500)) --prefix=ing2)
+batch_rate=$(field events_per_s "$batch")
+row ingest "events/s, PublishEvents of 500, 8 clients" "$batch_rate" "$((pgb_batch * 500))" \
+  "$(ratio "$batch_rate" "$((pgb_batch * 500))")" "baseline: pgbench, the same 500-row statement, 8 clients; target >= 30000/s"
+row ingest "  call latency p50 / p99, ms" "$(field p50_ms "$batch") / $(field p99_ms "$batch")"
+# Neither its backlog nor its subscription may reach the next scenario's worker.
+psql_db -c "UPDATE subscriptions SET enabled = false WHERE id = '$ingest_sub'" >/dev/null
+reset
+fi
+
+if want latency; then
+# --- 6. latency: publish -> received, paced, one worker with default flags ----------
+
+log "6/6 latency: publish -> received at ${lat_rates[*]} events/s, and the first $cold_n after an API start"
+lat_sub=$(create_sub "$receiver/lat" lat)
+settle
+start_worker lat
+lat_seen=0
+lat_row() { # lat_row LABEL EVENTS_FILE LOADGEN_LINE COUNT
+  lat_seen=$((lat_seen + $4))
+  log_summary /lat "$lat_seen" >/dev/null
+  local l
+  read -r -a l < <("$PY" "$here/bench.py" latency "$2" "$ngx/access.log")
+  row latency "$1: publish->received p50 / p95 / p99, ms" "${l[2]} / ${l[3]} / ${l[4]}" "" "" \
+    "max ${l[5]} ms; ${l[0]} received, ${l[1]} missing; call p50 / p99 $(field p50_ms "$3") / $(field p99_ms "$3") ms"
+}
+for i in "${!lat_rates[@]}"; do
+  r=${lat_rates[$i]} n=${lat_counts[$i]}
+  line=$(loadgen --tenant=lat --clients=8 --rate="$r" --count="$n" --prefix="lat$r" \
+    --events_out="$work/lat$r.events")
+  lat_row "$r/s" "$work/lat$r.events" "$line" "$n"
+done
+# A cold start: the API's first publishes after it starts.
+stop_pid "$api_pid" 15
+start_api api_cold
+line=$(loadgen --tenant=lat --clients=8 --rate=100 --count="$cold_n" --prefix=cold \
+  --events_out="$work/cold.events")
+lat_row "first $cold_n after start, 100/s" "$work/cold.events" "$line" "$cold_n"
+stop_workers 30
 fi
 
 # --- the table -------------------------------------------------------------------
