@@ -52,12 +52,24 @@ LEFT JOIN (SELECT event_id, count(*) AS deliveries FROM d GROUP BY event_id) c
   ON c.event_id = ev.id
 )sql";
 
+constexpr char kEventByKeySql[] =
+    "SELECT id FROM events WHERE tenant_id = $1 AND idempotency_key = $2";
+constexpr char kEventsByKeysSql[] =
+    "SELECT idempotency_key, id FROM events "
+    "WHERE tenant_id = $1 AND idempotency_key = ANY ($2::text[])";
+
 class PgEventStore final : public EventStore {
  public:
   PgEventStore(PgPool* pool, std::unique_ptr<PgPool> wake_pool)
       : pool_(*pool),
         wake_pool_(std::move(wake_pool)),
-        waker_(NewPgDeliveryWaker(wake_pool_.get())) {}
+        waker_(NewPgDeliveryWaker(wake_pool_.get())) {
+    // Prepared as each connection opens (PgPool::Warm), not on a request.
+    pool->Prepare("event_publish", kPublishSql);
+    pool->Prepare("event_by_key", kEventByKeySql);
+    pool->Prepare("event_publish_batch", kPublishBatchSql);
+    pool->Prepare("events_by_keys", kEventsByKeysSql);
+  }
 
   absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,
                                         const NewEvent& event,
@@ -120,9 +132,7 @@ class PgEventStore final : public EventStore {
     return WithConnection<PublishResult>(
         pool_, deadline, "publish event", [&](PgConnection& c) {
           c.EnsurePrepared("event_publish", kPublishSql);
-          c.EnsurePrepared("event_by_key",
-                           "SELECT id FROM events WHERE tenant_id = $1 AND "
-                           "idempotency_key = $2");
+          c.EnsurePrepared("event_by_key", kEventByKeySql);
           // A single statement is atomic on its own: no BEGIN/COMMIT round
           // trips.
           pqxx::nontransaction tx(c.get());
@@ -154,10 +164,7 @@ class PgEventStore final : public EventStore {
     return WithConnection<std::vector<PublishResult>>(
         pool_, deadline, "publish events", [&](PgConnection& c) {
           c.EnsurePrepared("event_publish_batch", kPublishBatchSql);
-          c.EnsurePrepared(
-              "events_by_keys",
-              "SELECT idempotency_key, id FROM events "
-              "WHERE tenant_id = $1 AND idempotency_key = ANY ($2::text[])");
+          c.EnsurePrepared("events_by_keys", kEventsByKeysSql);
           std::vector<std::string> ids, types, keys, bodies, times;
           for (const NewEvent& e : events) {
             ids.push_back(e.id);

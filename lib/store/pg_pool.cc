@@ -1,5 +1,6 @@
 #include "lib/store/pg_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,21 +50,60 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
     }
     ++open_;  // reserve a slot, then connect without holding the lock
   }
+  absl::StatusOr<PgConnectionPtr> connection = Open();
+  if (!connection.ok()) {
+    absl::MutexLock lock(&mu_);
+    --in_use_;
+    return connection.status();
+  }
+  return Lease(this, *std::move(connection));
+}
+
+absl::StatusOr<PgConnectionPtr> PgPool::Open() {
+  std::vector<std::pair<std::string, std::string>> statements;
+  {
+    absl::MutexLock lock(&mu_);
+    statements = statements_;
+  }
   try {
     PgConnectionPtr connection(new PgConnection(options_.database_url));
     connection->get().set_variable(
         "statement_timeout",
         absl::StrCat(absl::ToInt64Milliseconds(options_.statement_timeout)));
-    return Lease(this, std::move(connection));
+    for (const auto& [name, sql] : statements) {
+      connection->EnsurePrepared(name, sql);
+      connection->get().prepare_now(name);
+    }
+    return connection;
   } catch (...) {
     absl::Status status = TranslateCurrentException("connect to database");
     absl::MutexLock lock(&mu_);
     --open_;
-    --in_use_;
     return status.code() == absl::StatusCode::kInternal
                ? absl::UnavailableError("cannot connect to the database")
                : status;
   }
+}
+
+void PgPool::Prepare(std::string name, std::string sql) {
+  absl::MutexLock lock(&mu_);
+  statements_.emplace_back(std::move(name), std::move(sql));
+}
+
+absl::Status PgPool::Warm(int connections, absl::Time deadline) {
+  const int target = std::min(connections, options_.size);
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (open_ >= target) return absl::OkStatus();
+      ++open_;  // reserved, as in Acquire
+    }
+    absl::StatusOr<PgConnectionPtr> connection = Open();
+    if (!connection.ok()) return connection.status();
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(*std::move(connection));
+  }
+  return absl::DeadlineExceededError("warming the database pool: out of time");
 }
 
 void PgPool::Return(PgConnectionPtr connection, bool broken) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -71,6 +72,21 @@ class PgPool {
   // (for readiness checks).
   absl::Status Ping(absl::Time deadline);
 
+  // Registers a statement that every connection prepares as it opens, so that
+  // the first call to use it on a connection pays no PREPARE round trip
+  // (PgConnection::EnsurePrepared is then a no-op). For connections opened
+  // from now on: register before Warm.
+  void Prepare(std::string name, std::string sql);
+
+  // Opens connections until at least min(connections, size) are open (idle
+  // or lent out), each configured and with the registered statements
+  // prepared, so that a server can do this before it reports ready instead
+  // of on its first requests. Never waits for a busy connection: cheap when
+  // the pool is already warm (a readiness check may call it each time, to
+  // refill the pool after the database restarted). UNAVAILABLE when a
+  // connection cannot be opened; stops at `deadline`.
+  absl::Status Warm(int connections, absl::Time deadline);
+
   // Connections currently lent out (for tests and metrics).
   int InUse() const;
   const PgPoolOptions& options() const { return options_; }
@@ -78,12 +94,17 @@ class PgPool {
  private:
   explicit PgPool(PgPoolOptions options) : options_(std::move(options)) {}
   void Return(PgConnectionPtr connection, bool broken);
+  // Connects, configures and prepares the registered statements; the caller
+  // has reserved the slot (open_).
+  absl::StatusOr<PgConnectionPtr> Open();
 
   const PgPoolOptions options_;
   mutable absl::Mutex mu_;
   std::vector<PgConnectionPtr> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + lent out + being opened
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::string, std::string>> statements_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace webhooks::store

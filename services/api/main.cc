@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, api_tokens_file, "",
           "Required");
 ABSL_FLAG(int, db_pool_size, 0,
           "Database connections. Env WEBHOOKS_DB_POOL_SIZE. Default 16");
+ABSL_FLAG(int, db_pool_min_idle, 8,
+          "Database connections opened, configured and prepared before the "
+          "server reports ready, and kept open (at most --db_pool_size)");
 ABSL_FLAG(
     absl::Duration, db_acquire_timeout, absl::Seconds(5),
     "Longest wait for a free database connection before RESOURCE_EXHAUSTED");
@@ -156,6 +159,19 @@ int RunServe() {
   if (!pool.ok()) return Fail("database pool", pool.status());
   auto subscriptions = store::NewPgSubscriptionStore(pool->get());
   auto events = store::NewPgEventStore(pool->get());
+  const int min_idle = absl::GetFlag(FLAGS_db_pool_min_idle);
+  if (min_idle < 0) {
+    return Fail("config",
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--db_pool_min_idle: must be at least 0, got ", min_idle)));
+  }
+  // Connections, their options and the publishing statements are ready
+  // before the first request, not made on its path.
+  if (absl::Status s = (*pool)->Warm(min_idle, absl::Now() + absl::Seconds(10));
+      !s.ok()) {
+    common::LogWarning("database pool: ", s.ToString(),
+                       "; connections will open on demand");
+  }
 
   // Before any thread starts, so that all of them leave the signals to us.
   common::TerminationSignals signals;
@@ -167,9 +183,15 @@ int RunServe() {
                         "WEBHOOKS_METRICS_ADDR", "127.0.0.1:9464");
   store::PgPool* pool_ptr = pool->get();
   absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
-      metrics::HttpEndpoint::Start(metrics_addr, registry.get(), [pool_ptr] {
-        return pool_ptr->Ping(absl::Now() + absl::Seconds(2));
-      });
+      metrics::HttpEndpoint::Start(
+          metrics_addr, registry.get(), [pool_ptr, min_idle] {
+            // Refills the pool after the database restarted (it drops every
+            // connection then); no wait when it is warm.
+            const absl::Time deadline = absl::Now() + absl::Seconds(2);
+            if (absl::Status s = pool_ptr->Warm(min_idle, deadline); !s.ok())
+              return s;
+            return pool_ptr->Ping(deadline);
+          });
   if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());
 
   api::ServerOptions options;

@@ -733,6 +733,14 @@ row caps "deliveries/s, 2 workers, ${slow_hold}s receiver" "$two_rate" "" "" \
 
 fi
 
+# webhooks-loadgen, publishing through the API (scenarios 5 and 6).
+loadgen() { # loadgen ARGS...: the figures line; dies when the tool fails
+  "$loadgen_bin" --addr="127.0.0.1:$api_port" "$@" >"$work/loadgen.out" 2>"$work/loadgen.err" ||
+    { cat "$work/loadgen.out" "$work/loadgen.err" >&2; die "loadgen failed"; }
+  cat "$work/loadgen.out"
+}
+field() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; } # field NAME LINE
+
 if want ingest; then
 # --- 5. ingest: publishing through the API, next to pgbench's equivalent ------------
 
@@ -757,12 +765,6 @@ pgbench_tps() { # pgbench_tps SCRIPT: transactions/s, 8 clients, durable commits
     -f "$1" "$db_url" >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; die "pgbench failed"; }
   awk '/^tps = / { printf "%.0f", $3 }' "$work/pgbench.out"
 }
-loadgen() { # loadgen ARGS...: the figures line; dies when the tool fails
-  "$loadgen_bin" --addr="127.0.0.1:$api_port" "$@" >"$work/loadgen.out" 2>"$work/loadgen.err" ||
-    { cat "$work/loadgen.out" "$work/loadgen.err" >&2; die "loadgen failed"; }
-  cat "$work/loadgen.out"
-}
-field() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; } # field NAME LINE
 
 settle
 pgb_single=$(pgbench_tps "$work/pgb_single.sql")

@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
   const int calls = (count + batch - 1) / batch;
   std::atomic<int> next_call{0};
   std::vector<ClientResult> results(static_cast<size_t>(clients));
-  const absl::Time start = absl::Now() + absl::Milliseconds(20);
+  // Leaves the publishers time to connect first.
+  const absl::Time start = absl::Now() + absl::Milliseconds(200);
   const absl::Duration call_interval =
       rate > 0 ? absl::Seconds(static_cast<double>(batch) / rate)
                : absl::ZeroDuration();
@@ -139,7 +140,15 @@ int main(int argc, char** argv) {
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection each
       auto channel = grpc::CreateCustomChannel(
           absl::GetFlag(FLAGS_addr), grpc::InsecureChannelCredentials(), args);
+      // Connected before the clock starts: a call's latency is the server's,
+      // not this client's handshake.
+      channel->WaitForConnected(
+          absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
       auto stub = v1::EventService::NewStub(channel);
+      if (const absl::Duration wait = start - absl::Now();
+          wait > absl::ZeroDuration()) {
+        absl::SleepFor(wait);  // everyone starts together, at the clock's start
+      }
       ClientResult& out = results[static_cast<size_t>(c)];
       while (true) {
         const int k = next_call.fetch_add(1);

@@ -1,5 +1,6 @@
 #include "lib/store/pg_pool.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -84,6 +85,60 @@ TEST(PgPoolTest, ReplacesConnectionsTheServerKilled) {
   EXPECT_THAT(store->Get("t", "sub_x", absl::InfiniteFuture()),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(pool->InUse(), 0);
+}
+
+// Backends of the test database other than the asking one, optionally only
+// those whose last statement was `query`.
+int Backends(TestDatabase& db, const std::string& query = "") {
+  return db.Count(absl::StrCat(
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid()",
+      query.empty() ? "" : absl::StrCat(" AND query = '", query, "'")));
+}
+
+TEST(PgPoolTest, WarmOpensConfiguredConnectionsWithTheirStatementsPrepared) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 4}));
+  const std::string probe = "SELECT 42 AS warm_probe";
+  pool->Prepare("warm_probe", probe);
+  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  EXPECT_EQ(pool->InUse(), 0);
+  // Each one's last statement was the PREPARE, after its settings.
+  EXPECT_EQ(Backends(*db, probe), 3);
+  EXPECT_EQ(Backends(*db), 3);
+  // Warm already: nothing more.
+  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  EXPECT_EQ(Backends(*db), 3);
+  // Never more than the pool's size.
+  ASSERT_THAT(pool->Warm(10, absl::Now() + absl::Seconds(10)), IsOk());
+  EXPECT_EQ(Backends(*db), 4);
+  EXPECT_EQ(Backends(*db, probe), 4);
+}
+
+TEST(PgPoolTest, WarmCountsBusyConnectionsAndNeverWaitsForThem) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 3}));
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease a, pool->Acquire());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease b, pool->Acquire());
+  ASSERT_THAT(pool->Warm(2, absl::Now() + absl::Seconds(10)), IsOk());
+  EXPECT_EQ(Backends(*db), 2);
+  // A third opens beside the two on loan, and waits for neither.
+  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  EXPECT_EQ(Backends(*db), 3);
+  EXPECT_EQ(pool->InUse(), 2);
+}
+
+TEST(PgPoolTest, WarmAgainstAnUnreachableDatabaseIsUnavailableAndFreesItsSlot) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool,
+      PgPool::Create({.database_url = "postgresql://postgres@127.0.0.1:1/x",
+                      .size = 1,
+                      .acquire_timeout = absl::Milliseconds(200)}));
+  EXPECT_THAT(pool->Warm(1, absl::Now() + absl::Seconds(10)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(pool->Acquire(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace
