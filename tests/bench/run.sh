@@ -13,7 +13,7 @@
 #   --out FILE  also write the table to FILE
 #   --keep      keep the work folder (logs, nginx access log) under /tmp
 #   --only LIST run only these scenarios (comma-separated: throughput,
-#               isolation,lease,caps,ingest,latency), for iterating on one figure
+#               isolation,lease,caps,ingest,latency,e2e,rss), for iterating on one figure
 #
 # WEBHOOKS_BUILD_DIR names the build to measure (default <repo>/build).
 # Everything listens on 127.0.0.1 only; every wait has a deadline.
@@ -62,6 +62,7 @@ if [[ $mode == quick ]]; then
   two_n=1000
   ingest_n=1000 ingest_batches=4 pgbench_secs=2
   lat_rates=(100 1000) lat_counts=(100 500) cold_n=50
+  e2e_one=2000 e2e_fan=400 rss_n=2000
   wait_secs=30 # longest wait for one run's deliveries
 else
   tp_n=20000 wrk_secs=5
@@ -70,6 +71,7 @@ else
   two_n=20000
   ingest_n=20000 ingest_batches=100 pgbench_secs=5
   lat_rates=(100 1000 5000) lat_counts=(1000 5000 10000) cold_n=200
+  e2e_one=100000 e2e_fan=20000 rss_n=8000
   wait_secs=300
 fi
 iso_big_backlog=1000000
@@ -252,9 +254,9 @@ start_api() {
 }
 start_api api
 
-create_sub() { # create_sub URL [TENANT]: prints the new subscription's id
+create_sub() { # create_sub URL [TENANT [MAX_IN_FLIGHT]]: prints the new subscription's id
   "$ctl_bin" --addr="127.0.0.1:$api_port" CreateSubscription \
-    "{\"tenant_id\":\"${2:-bench}\",\"subscription\":{\"target_url\":\"$1\",\"event_types\":[\"engagement_dispatched\"]}}" \
+    "{\"tenant_id\":\"${2:-bench}\",\"subscription\":{\"target_url\":\"$1\",\"event_types\":[\"engagement_dispatched\"],\"max_in_flight\":${3:-0}}}" \
     >"$work/sub.json" || { cat "$work/sub.json" >&2; die "CreateSubscription failed"; }
   "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["subscription"]["id"])' "$work/sub.json"
 }
@@ -499,7 +501,7 @@ log_summary() { # log_summary PREFIX COUNT
 if want throughput; then
 # --- 1. throughput ---------------------------------------------------------------
 
-log "1/6 throughput: $tp_n deliveries, one worker with default flags"
+log "1/8 throughput: $tp_n deliveries, one worker with default flags"
 sub=$(create_sub "$receiver/fast")
 queue "$sub" tp_ "$tp_n"
 settle
@@ -592,13 +594,13 @@ iso_pairs() { # iso_pairs BACKLOG TAG: sets alone_rate, iso_rate, iso_note, iso_
   alone_rate=$(median "${alone[@]}") iso_rate=$(median "${behind[@]}") iso_note=$notes
 }
 
-log "2/6 isolation: $iso_n deliveries alone, then behind $iso_backlog to a black hole, $iso_reps times"
+log "2/8 isolation: $iso_n deliveries alone, then behind $iso_backlog to a black hole, $iso_reps times"
 iso_pairs "$iso_backlog" backlog
 row isolation "S2 deliveries/s, $iso_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
   "$(ratio "$iso_rate" "$alone_rate")" \
   "${iso_note:-"baseline: S2 alone; medians of $iso_reps alternating pairs (pairs: ${iso_ratios[*]}); target ratio >= 0.90"}"
 if ((big)); then
-  log "2/6 isolation (--big): behind $iso_big_backlog"
+  log "2/8 isolation (--big): behind $iso_big_backlog"
   iso_pairs "$iso_big_backlog" big
   row isolation "S2 deliveries/s, $iso_big_backlog black-hole due ahead" "$iso_rate" "$alone_rate" \
     "$(ratio "$iso_rate" "$alone_rate")" \
@@ -646,7 +648,7 @@ lease_measure() { # lease_measure SUB TAG: sets lease_pg_us, lease_rate, lease_n
   lease_note=$wait_note
 }
 
-log "3/6 lease cost: $lease_n deliveries out of $lease_n, then $lease_n more out of $lease_queue, $lease_reps times"
+log "3/8 lease cost: $lease_n deliveries out of $lease_n, then $lease_n more out of $lease_queue, $lease_reps times"
 if ((pgss)); then
   psql_db -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
   # The reload is asynchronous: wait until a new session sees it.
@@ -705,7 +707,7 @@ if want caps; then
 # nginx's log then shows how many a subscription really had in flight at
 # once, across both workers. (Against the instant receiver they would hardly
 # overlap, whatever the cap.)
-log "4/6 caps: $two_n deliveries of one subscription, two workers, receiver holds ${slow_hold}s"
+log "4/8 caps: $two_n deliveries of one subscription, two workers, receiver holds ${slow_hold}s"
 sub=$(create_sub "$receiver/slow/two")
 queue "$sub" two_ "$two_n"
 settle
@@ -748,7 +750,7 @@ if want ingest; then
 # pgbench is the API's own statement shape, one statement per publish: the
 # event (a body of the same size) and its fan-out to the tenant's enabled
 # subscriptions, which here is one.
-log "5/6 ingest: $ingest_n single publishes (8 clients) and $ingest_batches batches of 500, each beside pgbench"
+log "5/8 ingest: $ingest_n single publishes (8 clients) and $ingest_batches batches of 500, each beside pgbench"
 ingest_sub=$(create_sub "$receiver/ingest" ingest)
 pgb_body="{\"type\":\"engagement_dispatched\",\"data\":\"$(head -c 1400 /dev/zero | tr '\0' x)\"}"
 pgb_fanout="FROM ev JOIN subscriptions s ON s.tenant_id = 'ingest' AND s.enabled AND ev.type = ANY (s.event_types)"
@@ -797,7 +799,7 @@ fi
 if want latency; then
 # --- 6. latency: publish -> received, paced, one worker with default flags ----------
 
-log "6/6 latency: publish -> received at ${lat_rates[*]} events/s, and the first $cold_n after an API start"
+log "6/8 latency: the first $cold_n publishes after an API start, then publish -> received at ${lat_rates[*]} events/s"
 lat_sub=$(create_sub "$receiver/lat" lat)
 settle
 start_worker lat
@@ -810,19 +812,81 @@ lat_row() { # lat_row LABEL EVENTS_FILE LOADGEN_LINE COUNT
   row latency "$1: publish->received p50 / p95 / p99, ms" "${l[2]} / ${l[3]} / ${l[4]}" "" "" \
     "max ${l[5]} ms; ${l[0]} received, ${l[1]} missing; call p50 / p99 $(field p50_ms "$3") / $(field p99_ms "$3") ms"
 }
+# A cold start first, before any other traffic: the API's first publishes
+# after it starts (the worker is already running).
+stop_pid "$api_pid" 15
+start_api api_cold
+line=$(loadgen --tenant=lat --clients=8 --rate=100 --count="$cold_n" --prefix=cold \
+  --events_out="$work/cold.events")
+lat_row "first $cold_n after start, 100/s" "$work/cold.events" "$line" "$cold_n"
 for i in "${!lat_rates[@]}"; do
   r=${lat_rates[$i]} n=${lat_counts[$i]}
   line=$(loadgen --tenant=lat --clients=8 --rate="$r" --count="$n" --prefix="lat$r" \
     --events_out="$work/lat$r.events")
   lat_row "$r/s" "$work/lat$r.events" "$line" "$n"
 done
-# A cold start: the API's first publishes after it starts.
-stop_pid "$api_pid" 15
-start_api api_cold
-line=$(loadgen --tenant=lat --clients=8 --rate=100 --count="$cold_n" --prefix=cold \
-  --events_out="$work/cold.events")
-lat_row "first $cold_n after start, 100/s" "$work/cold.events" "$line" "$cold_n"
 stop_workers 30
+reset
+fi
+
+if want e2e; then
+# --- 7. end to end: publishing and delivering at once ---------------------------
+
+# Batches of 500 from 4 publishers while one worker with default flags
+# delivers; the clock runs from the first publish to the last delivery.
+log "7/8 end to end: $e2e_one events to one subscription, then $e2e_fan fanned out to 5, published while delivered"
+e2e_run() { # e2e_run LABEL TENANT EVENTS DELIVERIES SUB
+  settle
+  start_worker "e2e_$2"
+  now_us
+  t0=$now
+  cpu_now
+  local pg0=$cpu_pg ngx0=$cpu_ngx line
+  read -r api0 lg0 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+  "$loadgen_bin" --addr="127.0.0.1:$api_port" --tenant="$2" --clients=4 --batch=500 \
+    --count="$3" --prefix="$2" >"$work/e2e_$2.out" 2>&1 &
+  local lg=$!
+  wait_delivered "$4" "$5" metrics
+  wait "$lg" || { cat "$work/e2e_$2.out" >&2; die "loadgen failed"; }
+  line=$(cat "$work/e2e_$2.out")
+  cpu_now
+  read -r api1 lg1 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+  stop_workers 30
+  local all=$((cpu_w + cpu_pg - pg0 + cpu_ngx - ngx0 + api1 - api0))
+  row e2e "$1: deliveries/s" "$(calc "$delivered * 1000000 / ($t_end - $t0)")" "" "" \
+    "${wait_note:-"published at $(field events_per_s "$line") events/s (PublishEvents of 500, 4 clients)"}"
+  row e2e "  CPU-us/delivery, api+postgres+worker+nginx" "$(us_per "$all" "$delivered")" "" "" \
+    "loadgen apart: $(us_per $((lg1 - lg0)) "$delivered")"
+}
+e2e_sub=$(create_sub "$receiver/e2e/one" e2e1)
+e2e_run "$e2e_one events, 1 subscription" e2e1 "$e2e_one" "$e2e_one" "$e2e_sub"
+reset
+for k in 1 2 3 4 5; do e2e_sub=$(create_sub "$receiver/e2e/fan$k" e2e5); done
+e2e_run "$e2e_fan events x 5 subscriptions" e2e5 "$e2e_fan" $((e2e_fan * 5)) "$e2e_sub"
+reset
+fi
+
+if want rss; then
+# --- 8. memory with 2,000 requests in flight --------------------------------------
+
+# Four subscriptions of cap 500 to a receiver that holds each request a
+# second (/hold/), one worker with --concurrency=2000.
+log "8/8 memory: $rss_n deliveries, 4 subscriptions of cap 500, one worker with --concurrency=2000"
+for k in 1 2 3 4; do
+  sub=$(create_sub "$receiver/hold/rss$k" rss 500)
+  queue "$sub" "rss${k}_" $((rss_n / 4))
+done
+settle
+start_worker rss --concurrency=2000
+wait_delivered "$rss_n" "$sub" metrics
+hwm_kib=$("$PY" "$here/bench.py" hwm "${worker_pids[0]}")
+stop_workers 30
+read -r _ _ _ rss_overlap _ _ < <(log_summary /hold/rss "$delivered")
+row rss "worker peak RSS, MiB" "$(calc "$hwm_kib / 1024" 1)" "" "" \
+  "${wait_note:-"VmHWM; target <= 100 MiB with 2,000 in flight"}"
+row rss "  most requests in flight at nginx" "$rss_overlap" "2000" "$(ratio "$rss_overlap" 2000)" \
+  "from nginx's log"
+reset
 fi
 
 # --- the table -------------------------------------------------------------------
