@@ -15,7 +15,8 @@
 #   --only LIST run only these scenarios (comma-separated: throughput,
 #               isolation,lease,caps,ingest,latency,e2e,rss), for iterating on one figure
 #
-# WEBHOOKS_BUILD_DIR names the build to measure (default <repo>/build).
+# WEBHOOKS_BUILD_DIR names the build to measure; without it, the script
+# installs the build's dependencies and builds <repo>/build itself first.
 # Everything listens on 127.0.0.1 only; every wait has a deadline.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) fails the script too
@@ -104,8 +105,16 @@ ensure_packages() {
 }
 ensure_packages
 [[ -f $echo_module ]] || die "nginx echo module missing: $echo_module"
+if [[ -z ${WEBHOOKS_BUILD_DIR:-} ]]; then
+  # From a clean clone, one command: the build's dependencies and the four
+  # binaries the benchmark runs (the load generator is built with the tests).
+  "$root/scripts/install-deps.sh" >&2
+  log "building the binaries in $build"
+  cmake -S "$root" -B "$build" -G Ninja -DWEBHOOKS_BUILD_TESTS=ON >/dev/null
+  cmake --build "$build" --target webhooks-api webhooks-worker webhooksctl webhooks-loadgen >/dev/null
+fi
 for b in "$api_bin" "$worker_bin" "$ctl_bin" "$loadgen_bin"; do
-  [[ -x $b ]] || die "missing $b: build first (scripts/build.sh) or set WEBHOOKS_BUILD_DIR"
+  [[ -x $b ]] || die "missing $b: build it, or set WEBHOOKS_BUILD_DIR to a build that has it"
 done
 
 # --- processes, and cleaning up after them ----------------------------------
