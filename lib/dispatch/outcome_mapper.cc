@@ -65,6 +65,9 @@ DeliveryOutcome InternalOutcome(const DeliveryOutcome& unwritable,
   outcome.attempt = unwritable.attempt;
   outcome.started_at = unwritable.started_at;
   outcome.duration = unwritable.duration;
+  // The attempt it replaces may have been written after all (identified by
+  // number and start, which it keeps).
+  outcome.maybe_written = unwritable.maybe_written;
   outcome.http_status = 0;
   outcome.error_class =
       std::string(domain::ErrorClassName(ErrorClass::kInternal));

@@ -291,13 +291,15 @@ FROM done
 )sql";
 
 // For a batch that may have been written before by a write whose answer was
-// lost (DeliveryOutcome::maybe_written), after its write: which of its
-// outcomes are in the database, by their attempt rows (this attempt's number
-// and start identify the outcome; a take-over by another worker has its own
-// start). Those the write just applied are among them; the rest were applied
-// by the earlier write, and are reported applied too so that counters count
-// them once. A rare path, kept out of the outcome statement and its generic
-// plan: planned afresh for each call, it probes the attempts' primary key.
+// lost (DeliveryOutcome::maybe_written, or a second try on a fresh connection
+// within one call), before its write: which of its outcomes are in the
+// database already, by their attempt rows (this attempt's number and start
+// identify the outcome; a take-over by another worker has its own start).
+// The write then fences those off, and they are reported applied too, so that
+// counters count each once. Run first, so that its failure leaves nothing
+// written to misreport. A rare path, kept out of the outcome statement and
+// its generic plan: planned afresh for each call, it probes the attempts'
+// primary key.
 constexpr char kWrittenBeforeSql[] = R"sql(
 SELECT t.id
 FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS t(id, attempt, started_at)
@@ -478,8 +480,22 @@ class PgDeliveryStore final : public DeliveryStore {
         std::any_of(outcomes.begin(), outcomes.end(),
                     [](const DeliveryOutcome& o) { return o.maybe_written; });
     const std::vector<std::string> lanes = SubscriptionsOf(outcomes);
+    bool tried = false;  // by an earlier run of the body in this call
     return WithConnection<CompleteResult>(
         pool_, deadline, "complete deliveries", [&](PgConnection& c) {
+          // A first try that failed on its connection may have committed.
+          const bool check = maybe_written || tried;
+          tried = true;
+          CompleteResult result;
+          if (check) {
+            pqxx::nontransaction lookup(c.get());
+            for (const pqxx::row& row :
+                 lookup.exec_params(kWrittenBeforeSql, IntArrayLiteral(ids),
+                                    IntArrayLiteral(attempts),
+                                    ToTextArrayLiteral(started_at))) {
+              result.applied.push_back(row[0].as<int64_t>());
+            }
+          }
           PrepareWrites(c);
           c.EnsurePrepared("delivery_complete", complete_sql_);
           c.EnsurePrepared("delivery_disable", kDisableSql);
@@ -520,23 +536,12 @@ class PgDeliveryStore final : public DeliveryStore {
                 absl::ToInt64Milliseconds(hand_off.lease_duration));
             tx.commit();
           }
-          CompleteResult result;
           const BodiesByEvent bodies = CollectBodies(r);
           for (const pqxx::row& row : r) {
             if (row[1].is_null()) {
-              if (!maybe_written)
-                result.applied.push_back(row[0].as<int64_t>());
+              result.applied.push_back(row[0].as<int64_t>());
             } else {
               result.handed_off.push_back(ReadLeasedRow(row, bodies));
-            }
-          }
-          if (maybe_written) {
-            pqxx::nontransaction check(c.get());
-            for (const pqxx::row& row :
-                 check.exec_params(kWrittenBeforeSql, IntArrayLiteral(ids),
-                                   IntArrayLiteral(attempts),
-                                   ToTextArrayLiteral(started_at))) {
-              result.applied.push_back(row[0].as<int64_t>());
             }
           }
           return result;

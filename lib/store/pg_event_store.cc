@@ -76,7 +76,12 @@ class PgEventStore final : public EventStore {
                                         absl::Time deadline) override {
     absl::StatusOr<PublishResult> result =
         PublishOne(tenant_id, event, deadline);
-    if (result.ok() && result->deliveries_created > 0) waker_->Wake();
+    // A duplicate too: it may be the retry of a publish whose answer was
+    // lost, whose wake-up was never sent (wakes are coalesced, so a spare
+    // one costs little).
+    if (result.ok() && (result->deliveries_created > 0 || result->duplicate)) {
+      waker_->Wake();
+    }
     return result;
   }
 
@@ -87,7 +92,8 @@ class PgEventStore final : public EventStore {
         PublishMany(tenant_id, events, deadline);
     if (results.ok() && std::any_of(results->begin(), results->end(),
                                     [](const PublishResult& r) {
-                                      return r.deliveries_created > 0;
+                                      return r.deliveries_created > 0 ||
+                                             r.duplicate;
                                     })) {
       waker_->Wake();
     }

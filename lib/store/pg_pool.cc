@@ -1,10 +1,12 @@
 #include "lib/store/pg_pool.h"
 
 #include <algorithm>
+#include <pqxx/pqxx>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/common/log.h"
 #include "lib/store/pg_connection.h"
 #include "lib/store/pg_errors.h"
 
@@ -72,7 +74,14 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
         absl::StrCat(absl::ToInt64Milliseconds(options_.statement_timeout)));
     for (const auto& [name, sql] : statements) {
       connection->EnsurePrepared(name, sql);
-      connection->get().prepare_now(name);
+      try {
+        connection->get().prepare_now(name);
+      } catch (const pqxx::sql_error& e) {
+        // Best effort: a statement the server refuses (a schema older than
+        // this binary) fails its own calls, not the connection; it is
+        // prepared again when first used.
+        common::LogWarning("preparing ", name, ": ", e.what());
+      }
     }
     return connection;
   } catch (...) {

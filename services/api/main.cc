@@ -157,6 +157,9 @@ int RunServe() {
       .statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout),
   });
   if (!pool.ok()) return Fail("database pool", pool.status());
+  // Before any thread starts (the event store's waker is one), so that all of
+  // them leave the signals to us.
+  common::TerminationSignals signals;
   auto subscriptions = store::NewPgSubscriptionStore(pool->get());
   auto events = store::NewPgEventStore(pool->get());
   const int min_idle = absl::GetFlag(FLAGS_db_pool_min_idle);
@@ -173,9 +176,6 @@ int RunServe() {
                        "; connections will open on demand");
   }
 
-  // Before any thread starts, so that all of them leave the signals to us.
-  common::TerminationSignals signals;
-
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::ApiMetrics api_metrics(*registry, api::ApiMethodNames());
   const std::string metrics_addr =
@@ -186,10 +186,10 @@ int RunServe() {
       metrics::HttpEndpoint::Start(
           metrics_addr, registry.get(), [pool_ptr, min_idle] {
             // Refills the pool after the database restarted (it drops every
-            // connection then); no wait when it is warm.
+            // connection then); no wait when it is warm. Whether the pool
+            // can grow is not readiness: the ping decides.
             const absl::Time deadline = absl::Now() + absl::Seconds(2);
-            if (absl::Status s = pool_ptr->Warm(min_idle, deadline); !s.ok())
-              return s;
+            (void)pool_ptr->Warm(min_idle, deadline);
             return pool_ptr->Ping(deadline);
           });
   if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());

@@ -6,7 +6,6 @@
                                          self:PID  the process (all threads)
                                          tree:PID  the process, the children it
                                                    reaped, and its live children
-                                         reaped:PID  only the children it reaped
     bench.py hwm PID                   peak RSS (VmHWM) in KiB
     bench.py log FILE PREFIX           requests in an nginx access log (run.sh's
                                        format) whose URI starts with PREFIX:
@@ -80,8 +79,6 @@ def cpu(specs):
             continue
         if kind == "self":
             out.append(str(_ticks(fields, children=False)))
-        elif kind == "reaped":
-            out.append(str(int(fields[13]) + int(fields[14])))
         elif kind == "tree":
             total = _ticks(fields, children=True)
             for child in by_parent.get(int(pid), []):

@@ -781,17 +781,17 @@ settle
 pgb_single=$(pgbench_tps "$work/pgb_single.sql")
 cpu_now
 pg0=$cpu_pg
-read -r api0 lg0 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+api0=$("$PY" "$here/bench.py" cpu "self:$api_pid")
 single=$(loadgen --tenant=ingest --clients=8 --count="$ingest_n" --prefix=ing1)
 cpu_now
-read -r api1 lg1 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+api1=$("$PY" "$here/bench.py" cpu "self:$api_pid")
 single_rate=$(field events_per_s "$single")
 single_n=$(field events "$single")
 row ingest "events/s, PublishEvent, 8 clients" "$single_rate" "$pgb_single" \
   "$(ratio "$single_rate" "$pgb_single")" "baseline: pgbench, the same insert + fan-out, 8 clients; target ratio >= 0.85"
 row ingest "  call latency p50 / p99, ms" "$(field p50_ms "$single") / $(field p99_ms "$single")"
 row ingest "  CPU-us/event, api / postgres / loadgen" \
-  "$(us_per $((api1 - api0)) "$single_n") / $(us_per $((cpu_pg - pg0)) "$single_n") / $(us_per $((lg1 - lg0)) "$single_n")" \
+  "$(us_per $((api1 - api0)) "$single_n") / $(us_per $((cpu_pg - pg0)) "$single_n") / $(calc "$(field cpu_us "$single") / $single_n" 1)" \
   "" "" "all on the same 2 cores; pgbench's client costs next to nothing"
 settle
 pgb_batch=$(pgbench_tps "$work/pgb_batch.sql")
@@ -851,7 +851,7 @@ e2e_run() { # e2e_run LABEL TENANT EVENTS DELIVERIES SUB
   t0=$now
   cpu_now
   local pg0=$cpu_pg ngx0=$cpu_ngx line
-  read -r api0 lg0 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+  api0=$("$PY" "$here/bench.py" cpu "self:$api_pid")
   "$loadgen_bin" --addr="127.0.0.1:$api_port" --tenant="$2" --clients=4 --batch=500 \
     --count="$3" --prefix="$2" >"$work/e2e_$2.out" 2>&1 &
   local lg=$!
@@ -859,13 +859,13 @@ e2e_run() { # e2e_run LABEL TENANT EVENTS DELIVERIES SUB
   wait "$lg" || { cat "$work/e2e_$2.out" >&2; die "loadgen failed"; }
   line=$(cat "$work/e2e_$2.out")
   cpu_now
-  read -r api1 lg1 < <("$PY" "$here/bench.py" cpu "self:$api_pid" "reaped:$$")
+  api1=$("$PY" "$here/bench.py" cpu "self:$api_pid")
   stop_workers 30
   local all=$((cpu_w + cpu_pg - pg0 + cpu_ngx - ngx0 + api1 - api0))
   row e2e "$1: deliveries/s" "$(calc "$delivered * 1000000 / ($t_end - $t0)")" "" "" \
     "${wait_note:-"published at $(field events_per_s "$line") events/s (PublishEvents of 500, 4 clients)"}"
   row e2e "  CPU-us/delivery, api+postgres+worker+nginx" "$(us_per "$all" "$delivered")" "" "" \
-    "loadgen apart: $(us_per $((lg1 - lg0)) "$delivered")"
+    "loadgen apart: $(calc "$(field cpu_us "$line") / ($delivered > 0 ? $delivered : 1)" 1)"
 }
 e2e_sub=$(create_sub "$receiver/e2e/one" e2e1)
 e2e_run "$e2e_one events, 1 subscription" e2e1 "$e2e_one" "$e2e_one" "$e2e_sub"

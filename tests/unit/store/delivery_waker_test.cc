@@ -53,21 +53,37 @@ class FakeNotify {
   int fail_at_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-std::unique_ptr<DeliveryWaker> WakerOf(FakeNotify& fake) {
-  return std::make_unique<DeliveryWaker>([&fake] { return fake.Notify(); });
-}
+// A waker whose notifications are all let through before it is destroyed,
+// so that a failed assertion cannot leave its thread (and the test) hanging.
+class Waker {
+ public:
+  explicit Waker(FakeNotify& fake)
+      : fake_(fake), waker_(std::make_unique<DeliveryWaker>([&fake] {
+          return fake.Notify();
+        })) {}
+  ~Waker() { reset(); }
+  DeliveryWaker* operator->() { return waker_.get(); }
+  void reset() {
+    fake_.Release(1 << 30);
+    waker_.reset();
+  }
+
+ private:
+  FakeNotify& fake_;
+  std::unique_ptr<DeliveryWaker> waker_;
+};
 
 TEST(DeliveryWakerTest, NothingIsSentWithoutAWake) {
   FakeNotify fake;
   fake.Release(100);
-  WakerOf(fake).reset();  // joins its thread
+  Waker(fake).reset();  // joins its thread
   EXPECT_EQ(fake.started(), 0);
 }
 
 TEST(DeliveryWakerTest, EachWakeAfterASendSendsAgain) {
   FakeNotify fake;
   fake.Release(100);
-  auto waker = WakerOf(fake);
+  Waker waker(fake);
   for (int n = 1; n <= 3; ++n) {
     waker->Wake();
     ASSERT_TRUE(fake.AwaitStarted(n));
@@ -80,7 +96,7 @@ TEST(DeliveryWakerTest, EachWakeAfterASendSendsAgain) {
 // for it: they get one more, all of them together.
 TEST(DeliveryWakerTest, WakesDuringASendAreCoalescedIntoOneMore) {
   FakeNotify fake;
-  auto waker = WakerOf(fake);
+  Waker waker(fake);
   waker->Wake();
   ASSERT_TRUE(fake.AwaitStarted(1));
   for (int i = 0; i < 100; ++i) waker->Wake();
@@ -95,7 +111,7 @@ TEST(DeliveryWakerTest, AFailedNotificationIsCountedAndTheNextOneGoesOut) {
   FakeNotify fake;
   fake.FailAt(1);
   fake.Release(100);
-  auto waker = WakerOf(fake);
+  Waker waker(fake);
   waker->Wake();
   ASSERT_TRUE(fake.AwaitStarted(1));
   waker->Wake();
