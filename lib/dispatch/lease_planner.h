@@ -26,8 +26,11 @@ struct LeasePlannerOptions {
   // one while requests are in flight. Slots of capped subscriptions free up a
   // few at a time, with every write; leasing after each write would make many
   // tiny leases (each costs the database about as much as a full one). A
-  // full lease, or an idle worker, leases again at once.
-  absl::Duration min_lease_gap = absl::Milliseconds(5);
+  // full lease, or an idle worker, leases again at once. 1 ms rather than 5:
+  // at a paced 1,000 events/s the gap was most of the tail (p99 publish ->
+  // received 28-49 ms with 5 ms, 17-25 ms with 1 ms), and the throughput and
+  // lease-cost benchmarks did no worse (BENCHMARKS.md, issue 7).
+  absl::Duration min_lease_gap = absl::Milliseconds(1);
 };
 
 // Not thread-safe (the caller serialises). Starts with a hint set, so the

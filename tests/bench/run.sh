@@ -496,8 +496,8 @@ us_per() { calc "$1 * 1000000 / $hz / ($2 > 0 ? $2 : 1)" 1; } # us_per TICKS COU
 
 # Waits for nginx's buffered access log (flushed every second) to hold COUNT
 # requests under PREFIX, then prints bench.py's summary of them.
-log_summary() { # log_summary PREFIX COUNT
-  local end=$((${EPOCHREALTIME/./} + 5 * 1000000)) s
+log_summary() { # log_summary PREFIX COUNT [SECONDS, default 5]
+  local end=$((${EPOCHREALTIME/./} + ${3:-5} * 1000000)) s
   while :; do
     s=$("$PY" "$here/bench.py" log "$ngx/access.log" "$1")
     ((${s%% *} >= $2)) && break
@@ -815,7 +815,9 @@ start_worker lat
 lat_seen=0
 lat_row() { # lat_row LABEL EVENTS_FILE LOADGEN_LINE COUNT
   lat_seen=$((lat_seen + $4))
-  log_summary /lat "$lat_seen" >/dev/null
+  # A rate above what the machine can publish and deliver leaves a backlog
+  # behind the last publish: wait for it.
+  log_summary /lat "$lat_seen" "$wait_secs" >/dev/null
   local l
   read -r -a l < <("$PY" "$here/bench.py" latency "$2" "$ngx/access.log")
   row latency "$1: publish->received p50 / p95 / p99, ms" "${l[2]} / ${l[3]} / ${l[4]}" "" "" \
