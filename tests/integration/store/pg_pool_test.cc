@@ -1,5 +1,8 @@
 #include "lib/store/pg_pool.h"
 
+#include <cstdint>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -89,7 +92,7 @@ TEST(PgPoolTest, ReplacesConnectionsTheServerKilled) {
 
 // Backends of the test database whose last statement was `query` (a
 // statement only the pool's connections run).
-int Backends(TestDatabase& db, const std::string& query) {
+int64_t Backends(TestDatabase& db, const std::string& query) {
   return db.Count(
       absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                    "current_database() AND query = '",
