@@ -981,6 +981,12 @@ TEST_F(WorkerTest, UnwritableOutcomeIsIsolatedAndCountedWhileTheRestIsWritten) {
             "' FOR UPDATE");
   std::unique_ptr<store::DeliveryStore> impatient = store::NewPgDeliveryStore(
       &pool(), {.lock_timeout = absl::Milliseconds(200)});
+  // The worker uses `impatient`: stop it before that goes, however this test
+  // ends (TearDown would come too late).
+  struct StopWorkerFirst {
+    std::unique_ptr<Worker>& worker;
+    ~StopWorkerFirst() { worker.reset(); }
+  } stop_worker_first{worker_};
   WorkerOptions options = FastOptions();
   options.dispatch.write.initial_backoff = absl::Milliseconds(20);
   options.dispatch.write.max_backoff = absl::Milliseconds(100);
