@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "lib/store/connection_options.h"
@@ -24,14 +25,22 @@ class PgConnection {
     if (prepared_.insert(name).second) connection_.prepare(name, sql);
   }
 
-  // True the first time it is asked with `key` on this connection (for
-  // session settings made once).
-  bool FirstUse(const std::string& key) { return once_.insert(key).second; }
+  // Records `value` as the session's `name` setting; true when that differs
+  // from what was recorded last (or nothing was), i.e. when the caller must
+  // SET it. Several stores with different options may share one pool, so a
+  // setting is kept per value, not made once.
+  bool SettingChanged(const std::string& name, const std::string& value) {
+    auto [it, added] = settings_.try_emplace(name, value);
+    if (added) return true;
+    if (it->second == value) return false;
+    it->second = value;
+    return true;
+  }
 
  private:
   pqxx::connection connection_;
   absl::flat_hash_set<std::string> prepared_;
-  absl::flat_hash_set<std::string> once_;
+  absl::flat_hash_map<std::string, std::string> settings_;
 };
 
 }  // namespace webhooks::store

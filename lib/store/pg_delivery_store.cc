@@ -709,12 +709,14 @@ class PgDeliveryStore final : public DeliveryStore {
   // that no rollback undoes it): no round trip per write. (Forcing generic
   // plans here was tried and measured: the lease's generic plan is 25 times
   // slower behind a backlog of 1,000,000, see BENCHMARKS.md.)
+  // This store's lock_timeout, set again whenever the connection last ran
+  // with another store's (tests give one pool several stores).
   void SetSessionOptions(PgConnection& c) const {
-    if (!c.FirstUse("delivery_session")) return;
+    const std::string ms = absl::StrCat(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.lock_timeout)));
+    if (!c.SettingChanged("lock_timeout", ms)) return;
     pqxx::nontransaction tx(c.get());
-    tx.exec(absl::StrCat("SET lock_timeout = ",
-                         std::max<int64_t>(1, absl::ToInt64Milliseconds(
-                                                  options_.lock_timeout))));
+    tx.exec(absl::StrCat("SET lock_timeout = ", ms));
   }
 
   PgPool& pool_;

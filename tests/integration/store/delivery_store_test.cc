@@ -1467,6 +1467,37 @@ TEST_F(PgDeliveryStoreTest, CompleteGivesUpOnALockedLaneAndChangesNothing) {
   EXPECT_EQ(InFlight("sub_a"), 0);
 }
 
+// Two stores with different lock timeouts on one pool (one connection): each
+// runs with its own, whichever used the connection last.
+TEST_F(PgDeliveryStoreTest, EachStoreOnASharedPoolKeepsItsOwnLockTimeout) {
+  CreateSubscription("sub_a", 10);
+  AddDeliveries("sub_a", 2);
+  absl::StatusOr<std::unique_ptr<PgPool>> pool =
+      PgPool::Create({.database_url = db().url(), .size = 1});
+  ASSERT_THAT(pool, IsOk());
+  auto patient =
+      NewPgDeliveryStore(pool->get(), {.lock_timeout = absl::Seconds(30)});
+  auto impatient =
+      NewPgDeliveryStore(pool->get(), {.lock_timeout = absl::Milliseconds(50)});
+  absl::StatusOr<std::vector<LeasedDelivery>> leased = patient->Lease(
+      {.owner = "w", .limit = 2, .lease_duration = absl::Seconds(60)},
+      Deadline());
+  ASSERT_THAT(leased, IsOkAndHolds(SizeIs(2)));
+
+  SideTransaction holder(db().url());
+  holder.Exec(
+      "SELECT subscription_id FROM delivery_lanes "
+      "WHERE subscription_id = 'sub_a' FOR UPDATE");
+  // The connection last ran with 30 s; this store's 50 ms still applies.
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(impatient->Complete({Delivered((*leased)[0])}, Deadline()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  holder.Rollback();
+  EXPECT_THAT(patient->Complete({Delivered((*leased)[0])}, Deadline()),
+              IsOkAndHolds(SizeIs(1)));
+}
+
 // The lock order (delivery_store.h) of a write with no 410, whose lane lock
 // and outcome statement travel as one message: while it waits for a lane,
 // it holds no delivery row (a subscription's delete, which takes the lane
