@@ -705,12 +705,13 @@ class PgDeliveryStore final : public DeliveryStore {
     c.EnsurePrepared("delivery_lock_lanes_for_write", kLockLanesForWriteSql);
   }
 
-  // Once per connection, as a session setting outside any transaction (so
-  // that no rollback undoes it): no round trip per write. (Forcing generic
-  // plans here was tried and measured: the lease's generic plan is 25 times
-  // slower behind a backlog of 1,000,000, see BENCHMARKS.md.)
-  // This store's lock_timeout, set again whenever the connection last ran
-  // with another store's (tests give one pool several stores).
+  // This store's lock_timeout, as a session setting outside any transaction
+  // (so that no rollback undoes it), made only when the connection does not
+  // have it already (it may have last run for another store with other
+  // options: tests give one pool several stores): no round trip per write.
+  // (Forcing generic plans here was tried and measured: the lease's generic
+  // plan is 25 times slower behind a backlog of 1,000,000, see
+  // BENCHMARKS.md.)
   void SetSessionOptions(PgConnection& c) const {
     const std::string ms = absl::StrCat(
         std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.lock_timeout)));

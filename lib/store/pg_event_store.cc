@@ -76,12 +76,7 @@ class PgEventStore final : public EventStore {
                                         absl::Time deadline) override {
     absl::StatusOr<PublishResult> result =
         PublishOne(tenant_id, event, deadline);
-    // A duplicate too: it may be the retry of a publish whose answer was
-    // lost, whose wake-up was never sent (wakes are coalesced, so a spare
-    // one costs little).
-    if (result.ok() && (result->deliveries_created > 0 || result->duplicate)) {
-      waker_->Wake();
-    }
+    if (result.ok() && Wakes(*result)) waker_->Wake();
     return result;
   }
 
@@ -90,11 +85,8 @@ class PgEventStore final : public EventStore {
       absl::Time deadline) override {
     absl::StatusOr<std::vector<PublishResult>> results =
         PublishMany(tenant_id, events, deadline);
-    if (results.ok() && std::any_of(results->begin(), results->end(),
-                                    [](const PublishResult& r) {
-                                      return r.deliveries_created > 0 ||
-                                             r.duplicate;
-                                    })) {
+    if (results.ok() &&
+        std::any_of(results->begin(), results->end(), &PgEventStore::Wakes)) {
       waker_->Wake();
     }
     return results;
@@ -132,6 +124,14 @@ class PgEventStore final : public EventStore {
   }
 
  private:
+  // Whether a published event calls for waking the workers: it made
+  // deliveries, or it is a duplicate, which may be the retry of a publish
+  // whose answer, and so whose wake-up, was lost (wakes are coalesced, so a
+  // spare one costs little).
+  static bool Wakes(const PublishResult& r) {
+    return r.deliveries_created > 0 || r.duplicate;
+  }
+
   absl::StatusOr<PublishResult> PublishOne(absl::string_view tenant_id,
                                            const NewEvent& event,
                                            absl::Time deadline) {

@@ -150,6 +150,12 @@ int RunServe() {
     return Fail("config", absl::InvalidArgumentError(
                               "WEBHOOKS_DB_POOL_SIZE: not a number"));
   }
+  const int min_idle = absl::GetFlag(FLAGS_db_pool_min_idle);
+  if (min_idle < 0) {
+    return Fail("config",
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--db_pool_min_idle: must be at least 0, got ", min_idle)));
+  }
   absl::StatusOr<std::unique_ptr<store::PgPool>> pool = store::PgPool::Create({
       .database_url = database_url,
       .size = pool_size,
@@ -162,12 +168,6 @@ int RunServe() {
   common::TerminationSignals signals;
   auto subscriptions = store::NewPgSubscriptionStore(pool->get());
   auto events = store::NewPgEventStore(pool->get());
-  const int min_idle = absl::GetFlag(FLAGS_db_pool_min_idle);
-  if (min_idle < 0) {
-    return Fail("config",
-                absl::InvalidArgumentError(absl::StrCat(
-                    "--db_pool_min_idle: must be at least 0, got ", min_idle)));
-  }
   // Connections, their options and the publishing statements are ready
   // before the first request, not made on its path.
   if (absl::Status s = (*pool)->Warm(min_idle, absl::Now() + absl::Seconds(10));

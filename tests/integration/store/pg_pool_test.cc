@@ -99,22 +99,27 @@ int64_t Backends(TestDatabase& db, const std::string& query) {
                    query, "'"));
 }
 
+// Warm with time to spare.
+absl::Status WarmTo(PgPool& pool, int connections) {
+  return pool.Warm(connections, absl::Now() + absl::Seconds(10));
+}
+
 TEST(PgPoolTest, WarmOpensConfiguredConnectionsWithTheirStatementsPrepared) {
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(
       auto pool, PgPool::Create({.database_url = db->url(), .size = 4}));
   const std::string probe = "SELECT 42 AS warm_probe";
   pool->Prepare("warm_probe", probe);
-  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 3), IsOk());
   EXPECT_EQ(pool->InUse(), 0);
   // Each one's last statement was the PREPARE, after its settings (only
   // the pool's connections ran it, so nothing else is counted).
   EXPECT_EQ(Backends(*db, probe), 3);
   // Warm already: nothing more.
-  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 3), IsOk());
   EXPECT_EQ(Backends(*db, probe), 3);
   // Never more than the pool's size.
-  ASSERT_THAT(pool->Warm(10, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 10), IsOk());
   EXPECT_EQ(Backends(*db, probe), 4);
 }
 
@@ -126,10 +131,10 @@ TEST(PgPoolTest, WarmCountsBusyConnectionsAndNeverWaitsForThem) {
   pool->Prepare("warm_probe", probe);
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease a, pool->Acquire());
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease b, pool->Acquire());
-  ASSERT_THAT(pool->Warm(2, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 2), IsOk());
   EXPECT_EQ(Backends(*db, probe), 2);
   // A third opens beside the two on loan, and waits for neither.
-  ASSERT_THAT(pool->Warm(3, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 3), IsOk());
   EXPECT_EQ(Backends(*db, probe), 3);
   EXPECT_EQ(pool->InUse(), 2);
 }
@@ -144,7 +149,7 @@ TEST(PgPoolTest, AStatementThatCannotBePreparedLeavesThePoolWorking) {
   pool->Prepare("broken", "SELECT * FROM no_such_table");
   const std::string probe = "SELECT 44 AS warm_probe";
   pool->Prepare("warm_probe", probe);
-  ASSERT_THAT(pool->Warm(2, absl::Now() + absl::Seconds(10)), IsOk());
+  ASSERT_THAT(WarmTo(*pool, 2), IsOk());
   EXPECT_EQ(Backends(*db, probe), 2);
   EXPECT_THAT(pool->Ping(absl::Now() + absl::Seconds(10)), IsOk());
 }
@@ -155,8 +160,7 @@ TEST(PgPoolTest, WarmAgainstAnUnreachableDatabaseIsUnavailableAndFreesItsSlot) {
       PgPool::Create({.database_url = "postgresql://postgres@127.0.0.1:1/x",
                       .size = 1,
                       .acquire_timeout = absl::Milliseconds(200)}));
-  EXPECT_THAT(pool->Warm(1, absl::Now() + absl::Seconds(10)),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(WarmTo(*pool, 1), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(pool->Acquire(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
