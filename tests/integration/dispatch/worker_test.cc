@@ -514,13 +514,15 @@ TEST_F(WorkerTest, CountsEveryDeliveryMadeInTheDeliveredMetric) {
   StartWorker(FastOptions());
   PublishBatch(3);
 
-  ASSERT_TRUE(Eventually([] {
+  // The metric counts a delivery once its outcome's write has returned,
+  // which is just after the database shows it.
+  ASSERT_TRUE(Eventually([this] {
     return db().Count(
                "SELECT count(*) FROM deliveries WHERE state = "
-               "'delivered'") == 6;
+               "'delivered'") == 6 &&
+           metrics_->delivered.Value() == 6;
   }));
   EXPECT_EQ(receiver_->request_count(), 6u);
-  EXPECT_EQ(metrics_->delivered.Value(), 6);
   EXPECT_EQ(DeliveriesTotal(*registry_, "delivered"), 6);
 }
 
