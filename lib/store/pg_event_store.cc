@@ -58,6 +58,18 @@ constexpr char kEventsByKeysSql[] =
     "SELECT idempotency_key, id FROM events "
     "WHERE tenant_id = $1 AND idempotency_key = ANY ($2::text[])";
 
+// Both publishing statements once on a fresh connection (PgPool::WarmUp;
+// rolled back). The empty tenant owns no subscription (the API refuses an
+// empty tenant_id), so nothing is fanned out; the key carries the backend's
+// pid so that connections warming up at once never wait on each other's
+// uncommitted key.
+constexpr char kPublishWarmUpSql[] = R"sql(
+EXECUTE event_publish('evt_warm_up', '', 'engagement_dispatched',
+  'warm-up-' || pg_backend_pid(), '{}', '2026-01-01T00:00:00Z');
+EXECUTE event_publish_batch('', '{evt_warm_up_batch}', '{engagement_dispatched}',
+  ARRAY['warm-up-batch-' || pg_backend_pid()], '{"{}"}', '{2026-01-01T00:00:00Z}');
+)sql";
+
 class PgEventStore final : public EventStore {
  public:
   PgEventStore(PgPool* pool, std::unique_ptr<PgPool> wake_pool)
@@ -69,6 +81,7 @@ class PgEventStore final : public EventStore {
     pool->Prepare("event_by_key", kEventByKeySql);
     pool->Prepare("event_publish_batch", kPublishBatchSql);
     pool->Prepare("events_by_keys", kEventsByKeysSql);
+    pool->WarmUp(kPublishWarmUpSql);
   }
 
   absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,

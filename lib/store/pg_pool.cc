@@ -63,9 +63,11 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
 
 absl::StatusOr<PgConnectionPtr> PgPool::Open() {
   std::vector<std::pair<std::string, std::string>> statements;
+  std::vector<std::string> warm_ups;
   {
     absl::MutexLock lock(&mu_);
     statements = statements_;
+    warm_ups = warm_ups_;
   }
   try {
     PgConnectionPtr connection(new PgConnection(options_.database_url));
@@ -83,6 +85,15 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
         common::LogWarning("preparing ", name, ": ", e.what());
       }
     }
+    for (const std::string& sql : warm_ups) {
+      try {
+        pqxx::work tx(connection->get());
+        tx.exec(sql);
+        tx.abort();
+      } catch (const pqxx::sql_error& e) {
+        common::LogWarning("warming a connection up: ", e.what());
+      }
+    }
     return connection;
   } catch (...) {
     absl::Status status = TranslateCurrentException("connect to database");
@@ -97,6 +108,11 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
 void PgPool::Prepare(std::string name, std::string sql) {
   absl::MutexLock lock(&mu_);
   statements_.emplace_back(std::move(name), std::move(sql));
+}
+
+void PgPool::WarmUp(std::string sql) {
+  absl::MutexLock lock(&mu_);
+  warm_ups_.push_back(std::move(sql));
 }
 
 absl::Status PgPool::Warm(int connections, absl::Time deadline) {

@@ -78,6 +78,15 @@ class PgPool {
   // from now on: register before Warm.
   void Prepare(std::string name, std::string sql);
 
+  // Registers SQL that every connection runs once as it opens, after the
+  // statements are prepared, in a transaction that is then rolled back
+  // (best effort: an error is logged, not returned). Running a statement once
+  // is what makes its backend load the catalog entries of the tables it
+  // touches, plan it and compile its triggers' functions: measured at about
+  // 2 ms on the first publish of a fresh connection against 0.2-0.3 ms after.
+  // For connections opened from now on: register before Warm.
+  void WarmUp(std::string sql);
+
   // Opens connections until at least min(connections, size) are open (idle
   // or lent out), each configured and with the registered statements
   // prepared, so that a server can do this before it reports ready instead
@@ -103,6 +112,7 @@ class PgPool {
   std::vector<PgConnectionPtr> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + lent out + being opened
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> warm_ups_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, std::string>> statements_
       ABSL_GUARDED_BY(mu_);
 };

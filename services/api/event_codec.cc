@@ -101,6 +101,13 @@ absl::StatusOr<std::string> RenderBody(const v1::Event& event,
   return body;
 }
 
+void WarmRenderer() {
+  v1::Event event;
+  event.mutable_engagement()->set_channel("email");
+  event.mutable_engagement()->set_action("new_thread_email");
+  (void)RenderBody(event, "evt_warm");
+}
+
 absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
                                              absl::string_view idempotency_key,
                                              std::string event_id) {

@@ -26,6 +26,7 @@
 #include "lib/store/migrations.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "services/api/event_codec.h"
 #include "services/api/metrics_interceptor.h"
 #include "services/api/server.h"
 
@@ -175,6 +176,7 @@ int RunServe() {
     common::LogWarning("database pool: ", s.ToString(),
                        "; connections will open on demand");
   }
+  api::WarmRenderer();
 
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::ApiMetrics api_metrics(*registry, api::ApiMethodNames());

@@ -141,7 +141,7 @@ def latency(events_path, log_path):
     with open(events_path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 2:
+            if len(parts) >= 2:
                 due[parts[0]] = int(parts[1])
     arrived = {}
     with open(log_path) as f:

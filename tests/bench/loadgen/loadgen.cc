@@ -12,8 +12,8 @@
 // Prints one line of key=value figures (calls, events, errors, seconds,
 // events_per_s, p50_ms, p95_ms, p99_ms, max_ms of call latency, and cpu_us,
 // this process's own CPU time). With
-// --events_out, also writes "event_id due_unix_us" per published event, for
-// joining with the receiver's log (publish -> received latency).
+// --events_out, also writes "event_id due_unix_us done_unix_us" per published
+// event, for joining with the receiver's log (publish -> received latency).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
@@ -53,7 +53,7 @@ ABSL_FLAG(std::string, prefix, "lg",
 ABSL_FLAG(int, body_text_bytes, 900,
           "Length of the email body text (with the rest, ~1.5 KB of JSON)");
 ABSL_FLAG(std::string, events_out, "",
-          "Write 'event_id due_unix_us' per published event here");
+          "Write 'event_id due_unix_us done_unix_us' per published event here");
 
 namespace {
 
@@ -88,6 +88,7 @@ v1::Event MakeEvent(const std::string& engagement_id, const std::string& text) {
 struct Record {
   std::string event_id;
   int64_t due_us;
+  int64_t done_us;  // when the call that published it returned
 };
 
 struct ClientResult {
@@ -212,8 +213,9 @@ int main(int argc, char** argv) {
         }
         out.latencies_ms.push_back(absl::ToDoubleMilliseconds(done - due));
         const int64_t due_us = absl::ToUnixMicros(due);
+        const int64_t done_us = absl::ToUnixMicros(done);
         for (std::string& id : ids)
-          out.events.push_back({std::move(id), due_us});
+          out.events.push_back({std::move(id), due_us, done_us});
       }
     });
   }
@@ -235,7 +237,7 @@ int main(int argc, char** argv) {
     std::ofstream file(path);
     for (const ClientResult& r : results) {
       for (const Record& e : r.events)
-        file << e.event_id << ' ' << e.due_us << '\n';
+        file << e.event_id << ' ' << e.due_us << ' ' << e.done_us << '\n';
     }
     if (!file) {
       std::cerr << "loadgen: cannot write " << path << "\n";

@@ -154,6 +154,58 @@ TEST(PgPoolTest, AStatementThatCannotBePreparedLeavesThePoolWorking) {
   EXPECT_THAT(pool->Ping(absl::Now() + absl::Seconds(10)), IsOk());
 }
 
+// The warm-up runs on every new connection, after its statements are
+// prepared (it may EXECUTE them), and what it writes is rolled back: the
+// sequence (which no rollback resets) shows it ran, the table that it
+// stays empty.
+TEST(PgPoolTest, WarmUpRunsOnceOnEachNewConnectionAndIsRolledBack) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  db->Query(
+      "CREATE SEQUENCE warm_up_runs; CREATE TABLE warm_up_rows (n bigint)");
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 3}));
+  pool->Prepare("warm_insert",
+                "INSERT INTO warm_up_rows SELECT nextval('warm_up_runs')");
+  pool->WarmUp("EXECUTE warm_insert");
+  ASSERT_THAT(WarmTo(*pool, 2), IsOk());
+  EXPECT_EQ(db->Count("SELECT last_value FROM warm_up_runs"), 2);
+  ASSERT_THAT(WarmTo(*pool, 2), IsOk());  // warm already: no new connection
+  EXPECT_EQ(db->Count("SELECT last_value FROM warm_up_runs"), 2);
+  // A connection opened on demand warms up too.
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease a, pool->Acquire());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease b, pool->Acquire());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(PgPool::Lease c, pool->Acquire());
+  EXPECT_EQ(db->Count("SELECT last_value FROM warm_up_runs"), 3);
+  EXPECT_EQ(db->Count("SELECT count(*) FROM warm_up_rows"), 0);
+}
+
+// A warm-up the server refuses is logged, and leaves its connection usable
+// (not inside an aborted transaction).
+TEST(PgPoolTest, AFailingWarmUpLeavesTheConnectionUsable) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 1}));
+  pool->WarmUp("SELECT * FROM no_such_table");
+  ASSERT_THAT(WarmTo(*pool, 1), IsOk());
+  EXPECT_THAT(pool->Ping(absl::Now() + absl::Seconds(10)), IsOk());
+}
+
+// The event store's warm-up (both publishing statements) runs as written
+// against the real schema: a refusal would only be logged, so the log is
+// what is checked. It publishes nothing.
+TEST(PgPoolTest, TheEventStoresWarmUpRunsCleanlyAndLeavesNoEvent) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      auto pool, PgPool::Create({.database_url = db->url(), .size = 2}));
+  auto events = NewPgEventStore(pool.get());
+  ::testing::internal::CaptureStderr();
+  const absl::Status warmed = WarmTo(*pool, 2);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_THAT(warmed, IsOk());
+  EXPECT_EQ(log, "");
+  EXPECT_EQ(db->Count("SELECT count(*) FROM events"), 0);
+}
+
 TEST(PgPoolTest, WarmAgainstAnUnreachableDatabaseIsUnavailableAndFreesItsSlot) {
   WEBHOOKS_ASSERT_OK_AND_ASSIGN(
       auto pool,
