@@ -45,11 +45,13 @@ class EventStore {
   virtual ~EventStore() = default;
 
   // In one statement: stores the event unless (tenant, idempotency_key) exists,
-  // creates one pending delivery per enabled subscription of the tenant whose
-  // event_types include the type; when it made any, the workers are then
-  // woken (a NOTIFY on kDeliveriesChannel after the commit, coalesced with
-  // other publishes': DeliveryWaker). A repeated key, also when racing, returns
-  // the first event's id with duplicate = true and creates nothing.
+  // creates one pending delivery per subscription of the tenant whose
+  // event_types include the type, enabled or not (a disabled subscription's
+  // deliveries are held by its lane, not dropped); when it made any, the
+  // workers are then woken (a NOTIFY on kDeliveriesChannel after the commit,
+  // coalesced with other publishes': DeliveryWaker). A repeated key, also when
+  // racing, returns the first event's id with duplicate = true and creates
+  // nothing.
   virtual absl::StatusOr<PublishResult> Publish(absl::string_view tenant_id,
                                                 const NewEvent& event,
                                                 absl::Time deadline) = 0;

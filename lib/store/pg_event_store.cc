@@ -23,7 +23,7 @@ d AS (
   INSERT INTO deliveries (tenant_id, event_id, subscription_id)
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
-    ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
+    ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
   RETURNING 1)
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM d)
 )sql";
@@ -44,7 +44,7 @@ d AS (
   INSERT INTO deliveries (tenant_id, event_id, subscription_id)
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
-    ON s.tenant_id = ev.tenant_id AND s.enabled AND ev.type = ANY (s.event_types)
+    ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
   RETURNING event_id)
 SELECT ev.id, coalesce(c.deliveries, 0)
 FROM ev

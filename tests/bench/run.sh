@@ -762,7 +762,7 @@ if want ingest; then
 log "5/8 ingest: $ingest_n single publishes (8 clients) and $ingest_batches batches of 500, each beside pgbench"
 ingest_sub=$(create_sub "$receiver/ingest" ingest)
 pgb_body="{\"type\":\"engagement_dispatched\",\"data\":\"$(head -c 1400 /dev/zero | tr '\0' x)\"}"
-pgb_fanout="FROM ev JOIN subscriptions s ON s.tenant_id = 'ingest' AND s.enabled AND ev.type = ANY (s.event_types)"
+pgb_fanout="FROM ev JOIN subscriptions s ON s.tenant_id = 'ingest' AND ev.type = ANY (s.event_types)"
 cat >"$work/pgb_single.sql" <<SQL
 \set r random(1, 1000000000000000)
 WITH ev AS (INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at) VALUES ('evt_pgb_' || :r, 'pgbench', 'engagement_dispatched', 'pgb_' || :r, '$pgb_body', now()) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, type) INSERT INTO deliveries (tenant_id, event_id, subscription_id) SELECT 'ingest', ev.id, s.id $pgb_fanout;

@@ -43,7 +43,7 @@ class EventApiTest : public ApiTest {
   }
 };
 
-TEST_F(EventApiTest, FansOutToEnabledSubscriptionsOfTheTenantAndTypeOnly) {
+TEST_F(EventApiTest, FansOutToSubscriptionsOfTheTenantAndTypeOnly) {
   const std::string tenant = RandomTenant();
   const std::string other = RandomTenant();
   const std::string both = CreateSubscription(tenant, {"engagement_dispatched",
@@ -53,16 +53,25 @@ TEST_F(EventApiTest, FansOutToEnabledSubscriptionsOfTheTenantAndTypeOnly) {
   const std::string dispatched_only =
       CreateSubscription(tenant, {"engagement_dispatched"}).subscription().id();
   CreateSubscription(tenant, {"inbound_engagement"});  // other type
-  CreateSubscription(tenant, {"engagement_dispatched"},
-                     /*start_disabled=*/true);           // disabled
+  // Disabled: gets its delivery all the same, held by its lane until it is
+  // enabled again.
+  const std::string disabled =
+      CreateSubscription(tenant, {"engagement_dispatched"},
+                         /*start_disabled=*/true)
+          .subscription()
+          .id();
   CreateSubscription(other, {"engagement_dispatched"});  // other tenant
 
   v1::PublishEventResponse response = Publish(tenant, DispatchedEmailEvent());
   EXPECT_THAT(response.event_id(), ::testing::MatchesRegex("evt_[0-9A-Z]{26}"));
   EXPECT_FALSE(response.duplicate());
-  EXPECT_EQ(response.deliveries_created(), 2);
+  EXPECT_EQ(response.deliveries_created(), 3);
   EXPECT_THAT(DeliveredTo(response.event_id()),
-              UnorderedElementsAreArray({both, dispatched_only}));
+              UnorderedElementsAreArray({both, dispatched_only, disabled}));
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT enabled FROM delivery_lanes WHERE subscription_id = '",
+                disabled, "'")),
+            "f");
   // No delivery row anywhere names another tenant's subscription for it.
   EXPECT_EQ(db().Count(absl::StrCat(
                 "SELECT count(*) FROM deliveries d JOIN subscriptions s ON "

@@ -654,6 +654,46 @@ TEST_F(WorkerTest, GoneFailsAtOnceDisablesAndHoldsTheRest) {
   EXPECT_EQ(GetDelivery(gone).state, "failed");
 }
 
+// "Held, not dropped" holds for events published while a subscription is
+// disabled too: they get their deliveries, which wait, and go out once it is
+// enabled. (Before, a disabled subscription got no delivery at all, so one
+// transient 410 lost every event until someone re-enabled it.)
+TEST_F(WorkerTest, EventsPublishedWhileDisabledAreHeldAndGoOutOnEnable) {
+  const Subscription held = CreateSubscription(receiver_->url("/hooks/held"));
+  const Subscription open = CreateSubscription(receiver_->url("/hooks/open"));
+  store::SubscriptionUpdate update;
+  update.tenant_id = tenant_;
+  update.id = held.id;
+  update.enabled = false;
+  update.disabled_reason = "test";
+  ASSERT_THAT(subscriptions().Update(update, absl::Now() + kWait), IsOk());
+  StartWorker(FastOptions());
+  PublishBatch(3);
+  auto count = [](const Subscription& s, absl::string_view where) {
+    return db().Count(absl::StrCat(
+        "SELECT count(*) FROM deliveries WHERE subscription_id = '", s.id,
+        "' AND ", where));
+  };
+  // The worker has leased and delivered what was published with them.
+  ASSERT_TRUE(
+      Eventually([&] { return count(open, "state = 'delivered'") == 3; }));
+  EXPECT_EQ(count(held,
+                  "state = 'pending' AND attempts = 0 AND "
+                  "leased_until IS NULL"),
+            3);
+  EXPECT_EQ(receiver_->request_count(), 3u);
+
+  update.enabled = true;
+  ASSERT_THAT(subscriptions().Update(update, absl::Now() + kWait), IsOk());
+  ASSERT_TRUE(
+      Eventually([&] { return count(held, "state = 'delivered'") == 3; }));
+  size_t to_held = 0;
+  for (const ReceivedRequest& r : receiver_->requests()) {
+    if (r.path == "/hooks/held") ++to_held;
+  }
+  EXPECT_EQ(to_held, 3u);
+}
+
 TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
   CreateSubscription(receiver_->url("/hooks/a"));
   receiver_->RespondWith({.delay = absl::Seconds(2)});
