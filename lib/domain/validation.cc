@@ -500,11 +500,16 @@ absl::Status ValidateBodySize(std::size_t body_bytes) {
 
 std::string DefaultIdempotencyKey(absl::string_view event_type,
                                   absl::string_view engagement_yess_id,
-                                  absl::string_view status) {
+                                  absl::string_view previous_status,
+                                  absl::string_view status,
+                                  absl::Time occurred_at) {
+  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", occurred_at,
+                                            absl::UTCTimeZone());
   if (event_type == kEngagementStatusChanged) {
-    return absl::StrCat(event_type, ":", engagement_yess_id, ":", status);
+    return absl::StrCat(event_type, ":", engagement_yess_id, ":",
+                        previous_status, ">", status, ":", when);
   }
-  return absl::StrCat(event_type, ":", engagement_yess_id);
+  return absl::StrCat(event_type, ":", engagement_yess_id, ":", when);
 }
 
 }  // namespace webhooks::domain

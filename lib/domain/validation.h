@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace webhooks::domain {
@@ -88,11 +89,20 @@ absl::Status ValidateEngagement(const EngagementFacts& facts);
 // "event": the rendered body is at most 256 KiB.
 absl::Status ValidateBodySize(std::size_t body_bytes);
 
-// type + ":" + engagement yess_id, plus ":" + status for
-// engagement_status_changed.
+// The key of an event published without one. It must never merge two
+// distinct real events, so it holds everything that tells them apart:
+//   type ":" engagement yess_id ":" occurred_at
+// and, for engagement_status_changed,
+//   type ":" engagement yess_id ":" previous_status ">" status ":" occurred_at
+// with occurred_at in RFC 3339 UTC with its full fraction
+// ("2026-11-26T14:03:11.512Z"). An engagement that goes sent -> failed ->
+// sent thus publishes two distinct "sent" changes; the same change published
+// twice (a retry: same engagement, statuses and time) is one event.
 std::string DefaultIdempotencyKey(absl::string_view event_type,
                                   absl::string_view engagement_yess_id,
-                                  absl::string_view status);
+                                  absl::string_view previous_status,
+                                  absl::string_view status,
+                                  absl::Time occurred_at);
 
 }  // namespace webhooks::domain
 

@@ -17,6 +17,10 @@ namespace {
 
 namespace pb = google::protobuf;
 
+absl::Time ToTime(const pb::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
 // RFC 3339 can express 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
@@ -155,11 +159,12 @@ absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
     }
   }
 
-  std::string key =
-      idempotency_key.empty()
-          ? domain::DefaultIdempotencyKey(event.type(), engagement.yess_id(),
-                                          engagement.status())
-          : std::string(idempotency_key);
+  std::string key = idempotency_key.empty()
+                        ? domain::DefaultIdempotencyKey(
+                              event.type(), engagement.yess_id(),
+                              engagement.previous_status(), engagement.status(),
+                              ToTime(event.occurred_at()))
+                        : std::string(idempotency_key);
   if (absl::Status status = domain::ValidateIdempotencyKey(key); !status.ok()) {
     // The default key is made of yess_id: say which field to fix.
     return idempotency_key.empty()
@@ -179,8 +184,7 @@ absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
   out.type = event.type();
   out.idempotency_key = std::move(key);
   out.body = std::move(body);
-  out.occurred_at = absl::FromUnixSeconds(event.occurred_at().seconds()) +
-                    absl::Nanoseconds(event.occurred_at().nanos());
+  out.occurred_at = ToTime(event.occurred_at());
   return out;
 }
 

@@ -162,7 +162,7 @@ TEST_F(EventApiTest,
   EXPECT_NE(elsewhere.event_id(), first.event_id());
 }
 
-TEST_F(EventApiTest, EmptyKeyDefaultsToTypeEngagementAndStatus) {
+TEST_F(EventApiTest, EmptyKeyDefaultsToTypeEngagementAndTime) {
   const std::string tenant = RandomTenant();
   v1::PublishEventResponse a = Publish(tenant, DispatchedEmailEvent("eng_1"));
   v1::PublishEventResponse a_again =
@@ -174,22 +174,43 @@ TEST_F(EventApiTest, EmptyKeyDefaultsToTypeEngagementAndStatus) {
   EXPECT_EQ(db().QueryValue(
                 absl::StrCat("SELECT idempotency_key FROM events WHERE id = '",
                              a.event_id(), "'")),
-            "engagement_dispatched:eng_1");
+            "engagement_dispatched:eng_1:2026-11-26T14:03:11.512Z");
+}
 
+// An engagement that goes sent -> failed -> sent: each change is delivered,
+// none is taken for a repeat of another (the old default key,
+// type:yess_id:status, made the second "sent" a duplicate). A publisher's
+// retry of one change still is a duplicate.
+TEST_F(EventApiTest, DefaultKeyDeliversEveryStatusChangeOfAnEngagement) {
+  const std::string tenant = RandomTenant();
+  CreateSubscription(tenant, {"engagement_status_changed"});
   v1::Event changed = DispatchedEmailEvent("eng_1");
   changed.set_type("engagement_status_changed");
-  changed.mutable_engagement()->set_status("delivered");
-  changed.mutable_engagement()->set_previous_status("sent");
-  v1::PublishEventResponse delivered = Publish(tenant, changed);
-  changed.mutable_engagement()->set_status("replied");
-  changed.mutable_engagement()->set_previous_status("delivered");
-  v1::PublishEventResponse replied = Publish(tenant, changed);
-  EXPECT_FALSE(delivered.duplicate());
-  EXPECT_FALSE(replied.duplicate());
-  EXPECT_EQ(db().QueryValue(
-                absl::StrCat("SELECT idempotency_key FROM events WHERE id = '",
-                             replied.event_id(), "'")),
-            "engagement_status_changed:eng_1:replied");
+  const std::vector<std::pair<std::string, std::string>> changes = {
+      {"scheduled", "sent"}, {"sent", "failed"}, {"failed", "sent"}};
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    changed.mutable_engagement()->set_previous_status(changes[i].first);
+    changed.mutable_engagement()->set_status(changes[i].second);
+    changed.mutable_occurred_at()->set_seconds(1795701791 +
+                                               60 * static_cast<int64_t>(i));
+    v1::PublishEventResponse r = Publish(tenant, changed);
+    EXPECT_FALSE(r.duplicate()) << changes[i].first << ">" << changes[i].second;
+    EXPECT_EQ(r.deliveries_created(), 1);
+    ids.push_back(r.event_id());
+  }
+  v1::PublishEventResponse retried = Publish(tenant, changed);
+  EXPECT_TRUE(retried.duplicate());
+  EXPECT_EQ(retried.event_id(), ids.back());
+  EXPECT_EQ(
+      db().QueryValue(absl::StrCat(
+          "SELECT idempotency_key FROM events WHERE id = '", ids.back(), "'")),
+      "engagement_status_changed:eng_1:failed>sent:"
+      "2026-11-26T14:05:11.512Z");
+  EXPECT_EQ(
+      db().Count(absl::StrCat(
+          "SELECT count(*) FROM deliveries WHERE tenant_id = '", tenant, "'")),
+      3);
 }
 
 TEST_F(EventApiTest, EightConcurrentPublishersOfOneKeyMakeExactlyOneEvent) {

@@ -356,22 +356,23 @@ std::vector<GoldenCase> GoldenCases() {
   return {
       {"engagement_dispatched_email", kDispatchedEmail,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3B", "outbound",
-       "engagement_dispatched:eng_7c01"},
+       "engagement_dispatched:eng_7c01:2026-11-26T14:03:11.512Z"},
       {"engagement_dispatched_linkedin", kDispatchedLinkedin,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3C", "outbound",
-       "engagement_dispatched:eng_7c02"},
+       "engagement_dispatched:eng_7c02:2026-11-27T09:15:00.00025Z"},
       {"engagement_dispatched_manual", kDispatchedManual,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3D", "outbound",
-       "engagement_dispatched:eng_7c03"},
+       "engagement_dispatched:eng_7c03:2026-11-28T16:45:30.123456789Z"},
       {"inbound_engagement_email", kInboundEmail,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3E", "inbound",
-       "inbound_engagement:eng_7c04"},
+       "inbound_engagement:eng_7c04:2026-11-29T08:00:01.1Z"},
       {"inbound_engagement_linkedin", kInboundLinkedin,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3F", "inbound",
-       "inbound_engagement:eng_7c02"},
+       "inbound_engagement:eng_7c02:2026-11-30T12:00:00Z"},
       {"engagement_status_changed_email", kStatusChangedEmail,
        "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3G", "outbound",
-       "engagement_status_changed:eng_7c01:delivered"},
+       "engagement_status_changed:eng_7c01:sent>delivered:"
+       "2026-11-26T14:05:42.007Z"},
   };
 }
 
@@ -742,9 +743,12 @@ TEST(EventCodecTest, DefaultIdempotencyKeys) {
     std::string key;
   };
   const std::vector<Case> cases = {
-      {kDispatchedEmail, "engagement_dispatched:eng_7c01"},
-      {kInboundEmail, "inbound_engagement:eng_7c04"},
-      {kStatusChangedEmail, "engagement_status_changed:eng_7c01:delivered"},
+      {kDispatchedEmail,
+       "engagement_dispatched:eng_7c01:2026-11-26T14:03:11.512Z"},
+      {kInboundEmail, "inbound_engagement:eng_7c04:2026-11-29T08:00:01.1Z"},
+      {kStatusChangedEmail,
+       "engagement_status_changed:eng_7c01:sent>delivered:"
+       "2026-11-26T14:05:42.007Z"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.key);
@@ -753,6 +757,31 @@ TEST(EventCodecTest, DefaultIdempotencyKeys) {
         PrepareEvent(ParseEvent(c.event_text), "", "evt_1"));
     EXPECT_EQ(prepared.idempotency_key, c.key);
   }
+}
+
+// The sequence that the old default (type:yess_id:status) merged: sent ->
+// failed -> sent made the second "sent" a duplicate of the first.
+TEST(EventCodecTest, DefaultKeysKeepEveryChangeOfAnEngagementApart) {
+  v1::Event event = ParseEvent(kStatusChangedEmail);
+  std::vector<std::string> keys;
+  const std::vector<std::pair<std::string, std::string>> changes = {
+      {"scheduled", "sent"}, {"sent", "failed"}, {"failed", "sent"}};
+  for (size_t i = 0; i < changes.size(); ++i) {
+    event.mutable_engagement()->set_previous_status(changes[i].first);
+    event.mutable_engagement()->set_status(changes[i].second);
+    event.mutable_occurred_at()->set_seconds(1795701942 +
+                                             60 * static_cast<int64_t>(i));
+    WEBHOOKS_ASSERT_OK_AND_ASSIGN(store::NewEvent prepared,
+                                  PrepareEvent(event, "", "evt_1"));
+    keys.push_back(prepared.idempotency_key);
+  }
+  EXPECT_NE(keys[0], keys[1]);
+  EXPECT_NE(keys[0], keys[2]);
+  EXPECT_NE(keys[1], keys[2]);
+  // The same change sent again (a publisher's retry) keeps its key.
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(store::NewEvent repeated,
+                                PrepareEvent(event, "", "evt_2"));
+  EXPECT_EQ(repeated.idempotency_key, keys[2]);
 }
 
 TEST(EventCodecTest, ExplicitIdempotencyKeyWins) {
@@ -776,10 +805,11 @@ TEST(EventCodecTest, InvalidExplicitIdempotencyKeyIsRefused) {
 
 TEST(EventCodecTest, YessIdTooLongForTheDefaultKeyNamesYessId) {
   v1::Event event = ParseEvent(kDispatchedEmail);
-  // "engagement_dispatched:" is 22 bytes: 234 more make 256, the limit.
-  event.mutable_engagement()->set_yess_id(std::string(234, 'e'));
+  // "engagement_dispatched:" and ":2026-11-26T14:03:11.512Z" are 22 + 25
+  // bytes: 209 more make 256, the limit.
+  event.mutable_engagement()->set_yess_id(std::string(209, 'e'));
   EXPECT_THAT(PrepareEvent(event, "", "evt_1"), IsOk());
-  event.mutable_engagement()->set_yess_id(std::string(235, 'e'));
+  event.mutable_engagement()->set_yess_id(std::string(210, 'e'));
   EXPECT_THAT(PrepareEvent(event, "", "evt_1"),
               InvalidAt("event.engagement.yess_id"));
   // An explicit key makes the long yess_id acceptable.
@@ -830,7 +860,8 @@ TEST(EventCodecTest, PrepareEventCarriesTheEventReadyToStore) {
                                              "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3B"));
   EXPECT_EQ(prepared.id, "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3B");
   EXPECT_EQ(prepared.type, "engagement_dispatched");
-  EXPECT_EQ(prepared.idempotency_key, "engagement_dispatched:eng_7c01");
+  EXPECT_EQ(prepared.idempotency_key,
+            "engagement_dispatched:eng_7c01:2026-11-26T14:03:11.512Z");
   EXPECT_EQ(prepared.body, ReadGolden("engagement_dispatched_email.json"));
   EXPECT_EQ(prepared.occurred_at,
             absl::FromUnixMillis(1795701791512));  // 2026-11-26T14:03:11.512Z

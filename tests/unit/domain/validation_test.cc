@@ -975,21 +975,55 @@ TEST(ValidateBodySizeTest, RejectsOneByteMore) {
 // ---------------------------------------------------------------------------
 // DefaultIdempotencyKey
 
-TEST(DefaultIdempotencyKeyTest, IsTypeAndEngagementId) {
-  EXPECT_EQ(DefaultIdempotencyKey("engagement_dispatched", "eng_7c01", "sent"),
-            "engagement_dispatched:eng_7c01");
-  EXPECT_EQ(DefaultIdempotencyKey("inbound_engagement", "eng_7c01", ""),
-            "inbound_engagement:eng_7c01");
+const absl::Time kOccurred =
+    absl::FromUnixMillis(1795701791512);  // 14:03:11.512
+
+TEST(DefaultIdempotencyKeyTest, IsTypeEngagementIdAndTime) {
+  EXPECT_EQ(DefaultIdempotencyKey("engagement_dispatched", "eng_7c01", "",
+                                  "sent", kOccurred),
+            "engagement_dispatched:eng_7c01:2026-11-26T14:03:11.512Z");
+  EXPECT_EQ(DefaultIdempotencyKey("inbound_engagement", "eng_7c01", "", "",
+                                  kOccurred + absl::Nanoseconds(1)),
+            "inbound_engagement:eng_7c01:2026-11-26T14:03:11.512000001Z");
+  EXPECT_EQ(DefaultIdempotencyKey("inbound_engagement", "eng_7c01", "", "",
+                                  absl::FromUnixSeconds(1795701791)),
+            "inbound_engagement:eng_7c01:2026-11-26T14:03:11Z");
 }
 
-TEST(DefaultIdempotencyKeyTest, StatusChangedAddsTheStatus) {
+TEST(DefaultIdempotencyKeyTest, StatusChangedAddsBothStatuses) {
   EXPECT_EQ(DefaultIdempotencyKey("engagement_status_changed", "eng_7c01",
-                                  "delivered"),
-            "engagement_status_changed:eng_7c01:delivered");
-  EXPECT_NE(
-      DefaultIdempotencyKey("engagement_status_changed", "eng_7c01", "bounced"),
-      DefaultIdempotencyKey("engagement_status_changed", "eng_7c01",
-                            "replied"));
+                                  "sent", "delivered", kOccurred),
+            "engagement_status_changed:eng_7c01:sent>delivered:"
+            "2026-11-26T14:03:11.512Z");
+}
+
+// sent -> failed -> sent: the second "sent" is a new event, not a repeat
+// of the first; a repeat of one change (same time) is the same event.
+TEST(DefaultIdempotencyKeyTest, NeverMergesDistinctChangesOfOneEngagement) {
+  const std::string first = DefaultIdempotencyKey(
+      "engagement_status_changed", "eng_7c01", "scheduled", "sent", kOccurred);
+  const std::string failed =
+      DefaultIdempotencyKey("engagement_status_changed", "eng_7c01", "sent",
+                            "failed", kOccurred + absl::Minutes(1));
+  const std::string again =
+      DefaultIdempotencyKey("engagement_status_changed", "eng_7c01", "failed",
+                            "sent", kOccurred + absl::Minutes(2));
+  EXPECT_NE(first, failed);
+  EXPECT_NE(first, again);
+  EXPECT_NE(failed, again);
+  // Same statuses at another time: still distinct.
+  EXPECT_NE(DefaultIdempotencyKey("engagement_status_changed", "eng_7c01",
+                                  "failed", "sent", kOccurred + absl::Hours(1)),
+            again);
+  EXPECT_EQ(
+      DefaultIdempotencyKey("engagement_status_changed", "eng_7c01", "failed",
+                            "sent", kOccurred + absl::Minutes(2)),
+      again);
+  // An engagement dispatched twice at different times: two events.
+  EXPECT_NE(DefaultIdempotencyKey("engagement_dispatched", "eng_7c01", "", "",
+                                  kOccurred),
+            DefaultIdempotencyKey("engagement_dispatched", "eng_7c01", "", "",
+                                  kOccurred + absl::Milliseconds(1)));
 }
 
 }  // namespace
