@@ -62,6 +62,24 @@ export WEBHOOKS_API_TOKENS_FILE="$state/api_tokens"
 export WEBHOOKS_GRPC_ADDR="${WEBHOOKS_GRPC_ADDR:-127.0.0.1:50051}"
 receiver_port="${WEBHOOKS_DEV_RECEIVER_PORT:-8443}"
 
+# listening PORT: true when something accepts connections on 127.0.0.1:PORT.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Each port this script serves on, the process that wants it and the variable
+# that moves it. A port in use (often: an earlier run still going) stops the
+# script here, before anything starts, with a message that says which.
+ports=("${WEBHOOKS_GRPC_ADDR##*:}" webhooks-api WEBHOOKS_GRPC_ADDR
+  9464 "webhooks-api metrics" ""
+  9465 "webhooks-worker metrics" ""
+  "$receiver_port" "the development receiver" WEBHOOKS_DEV_RECEIVER_PORT)
+for ((i = 0; i < ${#ports[@]}; i += 3)); do
+  if listening "${ports[i]}"; then
+    how="stop what holds it"
+    [[ -n ${ports[i + 2]} ]] && how+=", or set ${ports[i + 2]} to move ${ports[i + 1]}"
+    echo "run.sh: port ${ports[i]} (for ${ports[i + 1]}) is already in use; $how." >&2
+    exit 1
+  fi
+done
+
 "$bin/api/webhooks-api" migrate
 
 "$bin/api/webhooks-api" serve --metrics_addr=127.0.0.1:9464 &
@@ -74,6 +92,26 @@ pids+=($!)
 "$bin/dev_receiver/webhooks-dev-receiver" --cert="$tls/server.pem" --key="$tls/server.key" \
   --port="$receiver_port" &
 pids+=($!)
+
+# The banner only once everything listens; a process that exits first (it
+# printed why above) stops the script.
+names=(webhooks-api webhooks-worker "the development receiver")
+for ((i = 0; i < ${#ports[@]}; i += 3)); do
+  for ((t = 0; ; t++)); do
+    listening "${ports[i]}" && break
+    for j in "${!pids[@]}"; do
+      if ! kill -0 "${pids[j]}" 2>/dev/null; then
+        echo "run.sh: ${names[j]} exited before it was ready (its message is above)." >&2
+        exit 1
+      fi
+    done
+    if ((t >= 300)); then
+      echo "run.sh: nothing listens on port ${ports[i]} (${ports[i + 1]}) after 30 s." >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+done
 
 cat <<BANNER
 

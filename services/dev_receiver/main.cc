@@ -80,16 +80,18 @@ int main(int argc, char** argv) {
     response.status = status;
     response.set_content("ok\n", "text/plain");
   });
+  // Bound first, so that "listening" is only ever printed when it is true.
+  if (!server.bind_to_port(absl::GetFlag(FLAGS_host).c_str(),
+                           absl::GetFlag(FLAGS_port))) {
+    std::cerr << "webhooks-dev-receiver: cannot listen on "
+              << absl::GetFlag(FLAGS_host) << ":" << absl::GetFlag(FLAGS_port)
+              << " (in use? choose another with --port)\n";
+    return 1;
+  }
   std::printf(
       "webhooks-dev-receiver listening on https://%s:%d/ (POST /status/500 "
       "answers 500)\n",
       absl::GetFlag(FLAGS_host).c_str(), absl::GetFlag(FLAGS_port));
   std::fflush(stdout);
-  if (!server.listen(absl::GetFlag(FLAGS_host).c_str(),
-                     absl::GetFlag(FLAGS_port))) {
-    std::cerr << "cannot listen on " << absl::GetFlag(FLAGS_host) << ":"
-              << absl::GetFlag(FLAGS_port) << "\n";
-    return 1;
-  }
-  return 0;
+  return server.listen_after_bind() ? 0 : 1;
 }
