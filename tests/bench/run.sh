@@ -777,9 +777,14 @@ pgbench_tps() { # pgbench_tps SCRIPT: transactions/s, 8 clients, durable commits
   awk '/^tps = / { printf "%.0f", $3 }' "$work/pgbench.out"
 }
 
+pgbench_n() { sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$work/pgbench.out"; }
+
 settle
+cpu_now
+pg0=$cpu_pg
 pgb_single=$(pgbench_tps "$work/pgb_single.sql")
 cpu_now
+pgb_pg_us=$(us_per $((cpu_pg - pg0)) "$(pgbench_n)")
 pg0=$cpu_pg
 api0=$("$PY" "$here/bench.py" cpu "self:$api_pid")
 single=$(loadgen --tenant=ingest --clients=8 --count="$ingest_n" --prefix=ing1)
@@ -793,6 +798,19 @@ row ingest "  call latency p50 / p99, ms" "$(field p50_ms "$single") / $(field p
 row ingest "  CPU-us/event, api / postgres / loadgen" \
   "$(us_per $((api1 - api0)) "$single_n") / $(us_per $((cpu_pg - pg0)) "$single_n") / $(calc "$(field cpu_us "$single") / $single_n" 1)" \
   "" "" "all on the same 2 cores; pgbench's client costs next to nothing"
+row ingest "  CPU-us/transaction, postgres under pgbench" "$pgb_pg_us" "" "" \
+  "what the baseline's PostgreSQL pays per event, at its higher rate"
+# The floor under PublishEvent: the same calls and bodies, refused by the API
+# before it touches the database. No publish can cost the API and its client
+# less than this.
+floor=$(loadgen --tenant=ingest --clients=8 --count="$ingest_n" --prefix=floor --refused)
+api2=$("$PY" "$here/bench.py" cpu "self:$api_pid")
+floor_n=$(field events "$floor")
+row ingest "calls/s, PublishEvent refused before the database, 8 clients" \
+  "$(field events_per_s "$floor")" "" "" "the RPC layer alone: gRPC, auth, parsing, validation"
+row ingest "  CPU-us/call, api / loadgen" \
+  "$(us_per $((api2 - api1)) "$floor_n") / $(calc "$(field cpu_us "$floor") / $floor_n" 1)" "" "" \
+  "the API's and its client's floor per publish, with no database work"
 settle
 pgb_batch=$(pgbench_tps "$work/pgb_batch.sql")
 batch=$(loadgen --tenant=ingest --clients=8 --batch=500 --count=$((ingest_batches * 500)) --prefix=ing2)

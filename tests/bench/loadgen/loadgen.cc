@@ -52,6 +52,11 @@ ABSL_FLAG(std::string, prefix, "lg",
           "Prefix of idempotency keys and engagement ids");
 ABSL_FLAG(int, body_text_bytes, 900,
           "Length of the email body text (with the rest, ~1.5 KB of JSON)");
+ABSL_FLAG(bool, refused, false,
+          "Publish events without an engagement, which the API refuses "
+          "(INVALID_ARGUMENT) before it touches the database, and count "
+          "each refusal as a completed call: what the RPC layer alone costs "
+          "per call, the floor under PublishEvent");
 ABSL_FLAG(std::string, events_out, "",
           "Write 'event_id due_unix_us done_unix_us' per published event here");
 
@@ -95,6 +100,7 @@ struct ClientResult {
   std::vector<double> latencies_ms;  // one per call
   std::vector<Record> events;
   int64_t errors = 0;
+  int64_t refused = 0;  // --refused: calls answered INVALID_ARGUMENT
   std::string first_error;
 };
 
@@ -118,6 +124,7 @@ int main(int argc, char** argv) {
   const double rate = absl::GetFlag(FLAGS_rate);
   const std::string tenant = absl::GetFlag(FLAGS_tenant);
   const std::string prefix = absl::GetFlag(FLAGS_prefix);
+  const bool refused = absl::GetFlag(FLAGS_refused);
   const char* token = std::getenv(absl::GetFlag(FLAGS_token_env).c_str());
   if (token == nullptr || *token == '\0') {
     std::cerr << "loadgen: set $" << absl::GetFlag(FLAGS_token_env) << "\n";
@@ -177,6 +184,7 @@ int main(int argc, char** argv) {
           request.set_idempotency_key(absl::StrCat(prefix, "-", first));
           *request.mutable_event() =
               MakeEvent(absl::StrCat("eng_", prefix, first), text);
+          if (refused) request.mutable_event()->clear_engagement();
           v1::PublishEventResponse response;
           status = stub->PublishEvent(&context, request, &response);
           if (status.ok()) ids.push_back(response.event_id());
@@ -203,6 +211,12 @@ int main(int argc, char** argv) {
           }
         }
         const absl::Time done = absl::Now();
+        if (refused &&
+            status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          out.latencies_ms.push_back(absl::ToDoubleMilliseconds(done - due));
+          out.refused += n;
+          continue;
+        }
         if (!status.ok()) {
           out.errors += n;
           if (out.first_error.empty()) {
@@ -228,7 +242,7 @@ int main(int argc, char** argv) {
   for (ClientResult& r : results) {
     latencies.insert(latencies.end(), r.latencies_ms.begin(),
                      r.latencies_ms.end());
-    events += static_cast<int64_t>(r.events.size());
+    events += static_cast<int64_t>(r.events.size()) + r.refused;
     errors += r.errors;
     if (first_error.empty()) first_error = r.first_error;
   }
