@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "lib/store/delivery_log_store.h"
 #include "lib/store/delivery_store.h"
 #include "lib/store/event_store.h"
 #include "lib/store/pg_pool.h"
@@ -16,6 +17,7 @@ namespace webhooks::store {
 // `pool` must outlive the returned stores.
 std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool);
 std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool);
+std::unique_ptr<DeliveryLogStore> NewPgDeliveryLogStore(PgPool* pool);
 struct PgDeliveryStoreOptions {
   // How long an outcome write waits for a row lock (an API call or another
   // worker holding the subscription or lane) before failing with

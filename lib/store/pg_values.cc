@@ -33,6 +33,8 @@ std::vector<std::string> FromTextArray(const pqxx::field& field) {
 }
 
 std::string ToTimestampText(absl::Time time) {
+  if (time == absl::InfiniteFuture()) return "infinity";
+  if (time == absl::InfinitePast()) return "-infinity";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
 }
 

@@ -21,7 +21,8 @@ std::string ToTextArrayLiteral(const std::vector<std::string>& values);
 // Reads a text[] column.
 std::vector<std::string> FromTextArray(const pqxx::field& field);
 
-// RFC 3339 with microseconds in UTC, for a $n::timestamptz parameter.
+// RFC 3339 with microseconds in UTC, for a $n::timestamptz parameter;
+// "infinity" and "-infinity" for the infinite times.
 std::string ToTimestampText(absl::Time time);
 // Select timestamps as (extract(epoch from t) * 1000000)::bigint.
 absl::Time FromEpochMicros(const pqxx::field& field);

@@ -25,20 +25,6 @@ absl::Time ToTime(const pb::Timestamp& t) {
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
-absl::Status ValidateTimestamp(const pb::Timestamp& t,
-                               absl::string_view field) {
-  if (t.nanos() < 0 || t.nanos() > 999999999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": nanos must be 0 to 999,999,999"));
-  }
-  if (t.seconds() < kMinTimestampSeconds ||
-      t.seconds() > kMaxTimestampSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be between 0001-01-01 and 9999-12-31"));
-  }
-  return absl::OkStatus();
-}
-
 absl::string_view DetailName(const v1::Engagement& engagement) {
   switch (engagement.detail_case()) {
     case v1::Engagement::kEmail:
@@ -73,6 +59,20 @@ void ClearEmptyMessages(pb::Message& message) {
 }
 
 }  // namespace
+
+absl::Status ValidateTimestamp(const pb::Timestamp& t,
+                               absl::string_view field) {
+  if (t.nanos() < 0 || t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": nanos must be 0 to 999,999,999"));
+  }
+  if (t.seconds() < kMinTimestampSeconds ||
+      t.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be between 0001-01-01 and 9999-12-31"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> RenderBody(const v1::Event& event,
                                        absl::string_view event_id) {

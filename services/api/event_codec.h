@@ -28,6 +28,11 @@ absl::StatusOr<store::NewEvent> PrepareEvent(const v1::Event& event,
 absl::StatusOr<std::string> RenderBody(const v1::Event& event,
                                        absl::string_view event_id);
 
+// INVALID_ARGUMENT naming `field` unless `t` is a timestamp RFC 3339 can
+// write (0001-01-01 to 9999-12-31, nanos 0 to 999,999,999).
+absl::Status ValidateTimestamp(const google::protobuf::Timestamp& t,
+                               absl::string_view field);
+
 // Renders one sample body and discards it, so that protobuf's JSON printer
 // builds its type tables (about 0.5 ms, once per process) before the first
 // request instead of on its path.

@@ -169,6 +169,7 @@ int RunServe() {
   common::TerminationSignals signals;
   auto subscriptions = store::NewPgSubscriptionStore(pool->get());
   auto events = store::NewPgEventStore(pool->get());
+  auto deliveries = store::NewPgDeliveryLogStore(pool->get());
   // Connections, their options and the publishing statements are ready
   // before the first request, not made on its path.
   if (absl::Status s = (*pool)->Warm(min_idle, absl::Now() + absl::Seconds(10));
@@ -208,6 +209,7 @@ int RunServe() {
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(options, {.subscriptions = subscriptions.get(),
                                       .events = events.get(),
+                                      .deliveries = deliveries.get(),
                                       .sealer = &*sealer,
                                       .tokens = &*tokens,
                                       .clock = common::Clock::Real()});

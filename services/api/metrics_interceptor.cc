@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "webhooks/v1/delivery_service.pb.h"
 #include "webhooks/v1/event_service.pb.h"
 #include "webhooks/v1/subscription_service.pb.h"
 
@@ -50,7 +51,9 @@ std::vector<std::string> ApiMethodNames() {
        {v1::GetSubscriptionRequest::descriptor()->file()->FindServiceByName(
             "SubscriptionService"),
         v1::PublishEventRequest::descriptor()->file()->FindServiceByName(
-            "EventService")}) {
+            "EventService"),
+        v1::GetDeliveryRequest::descriptor()->file()->FindServiceByName(
+            "DeliveryService")}) {
     for (int i = 0; i < service->method_count(); ++i) {
       names.push_back(absl::StrCat("/", service->full_name(), "/",
                                    service->method(i)->name()));

@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
                            grpc::InsecureServerCredentials(), &api->port_);
   builder.RegisterService(&api->subscriptions_);
   builder.RegisterService(&api->events_);
+  builder.RegisterService(&api->deliveries_);
   grpc::ResourceQuota quota("webhooks-api");
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);
@@ -48,6 +49,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   health->SetServingStatus(true);
   health->SetServingStatus(v1::SubscriptionService::service_full_name(), true);
   health->SetServingStatus(v1::EventService::service_full_name(), true);
+  health->SetServingStatus(v1::DeliveryService::service_full_name(), true);
   return api;
 }
 

@@ -1,4 +1,5 @@
-// The API's gRPC server: SubscriptionService, EventService, gRPC health
+// The API's gRPC server: SubscriptionService, EventService, DeliveryService,
+// gRPC health
 // checking and server reflection, on one listening address.
 #ifndef WEBHOOKS_SERVICES_API_SERVER_H_
 #define WEBHOOKS_SERVICES_API_SERVER_H_
@@ -46,10 +47,11 @@ class ApiServer {
 
  private:
   ApiServer(ServiceDeps deps, const SubscriptionServiceConfig& subscriptions)
-      : subscriptions_(deps, subscriptions), events_(deps) {}
+      : subscriptions_(deps, subscriptions), events_(deps), deliveries_(deps) {}
 
   SubscriptionServiceImpl subscriptions_;
   EventServiceImpl events_;
+  DeliveryServiceImpl deliveries_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -8,8 +8,10 @@
 #include "lib/common/clock.h"
 #include "lib/security/api_tokens.h"
 #include "lib/security/sealer.h"
+#include "lib/store/delivery_log_store.h"
 #include "lib/store/event_store.h"
 #include "lib/store/subscription_store.h"
+#include "webhooks/v1/delivery_service.grpc.pb.h"
 #include "webhooks/v1/event_service.grpc.pb.h"
 #include "webhooks/v1/subscription_service.grpc.pb.h"
 
@@ -19,6 +21,7 @@ namespace webhooks::api {
 struct ServiceDeps {
   store::SubscriptionStore* subscriptions = nullptr;
   store::EventStore* events = nullptr;
+  store::DeliveryLogStore* deliveries = nullptr;
   const security::Sealer* sealer = nullptr;
   const security::ApiTokens* tokens = nullptr;
   common::Clock* clock = nullptr;
@@ -76,6 +79,35 @@ class EventServiceImpl final : public v1::EventService::Service {
   grpc::Status GetEvent(grpc::ServerContext* context,
                         const v1::GetEventRequest* request,
                         v1::StoredEvent* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+class DeliveryServiceImpl final : public v1::DeliveryService::Service {
+ public:
+  // The longest window RecoverFailedDeliveries accepts.
+  static constexpr absl::Duration kMaxRecoverWindow = absl::Hours(24 * 14);
+
+  explicit DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::Status ListDeliveries(grpc::ServerContext* context,
+                              const v1::ListDeliveriesRequest* request,
+                              v1::ListDeliveriesResponse* response) override;
+  grpc::Status GetDelivery(grpc::ServerContext* context,
+                           const v1::GetDeliveryRequest* request,
+                           v1::Delivery* response) override;
+  grpc::Status RetryDelivery(grpc::ServerContext* context,
+                             const v1::RetryDeliveryRequest* request,
+                             v1::Delivery* response) override;
+  grpc::Status RecoverFailedDeliveries(
+      grpc::ServerContext* context,
+      const v1::RecoverFailedDeliveriesRequest* request,
+      v1::RecoverFailedDeliveriesResponse* response) override;
+  grpc::Status DiscardHeldDeliveries(
+      grpc::ServerContext* context,
+      const v1::DiscardHeldDeliveriesRequest* request,
+      v1::DiscardHeldDeliveriesResponse* response) override;
 
  private:
   ServiceDeps deps_;

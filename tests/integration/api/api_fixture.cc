@@ -11,6 +11,7 @@ struct Shared {
   std::unique_ptr<store::PgPool> pool;
   std::unique_ptr<store::SubscriptionStore> subscriptions;
   std::unique_ptr<store::EventStore> events;
+  std::unique_ptr<store::DeliveryLogStore> deliveries;
   std::unique_ptr<security::Sealer> sealer;
   std::unique_ptr<security::ApiTokens> tokens;
   std::unique_ptr<ApiServer> server;
@@ -34,6 +35,7 @@ void ApiTest::SetUpTestSuite() {
   shared->pool = *std::move(pool);
   shared->subscriptions = store::NewPgSubscriptionStore(shared->pool.get());
   shared->events = store::NewPgEventStore(shared->pool.get());
+  shared->deliveries = store::NewPgDeliveryLogStore(shared->pool.get());
   auto sealer = security::Sealer::FromSpec(security::NewSealingKeySpec());
   ASSERT_TRUE(sealer.ok()) << sealer.status();
   shared->sealer = std::make_unique<security::Sealer>(*std::move(sealer));
@@ -48,6 +50,7 @@ void ApiTest::SetUpTestSuite() {
   auto server =
       ApiServer::Start(options, {.subscriptions = shared->subscriptions.get(),
                                  .events = shared->events.get(),
+                                 .deliveries = shared->deliveries.get(),
                                  .sealer = shared->sealer.get(),
                                  .tokens = shared->tokens.get(),
                                  .clock = common::Clock::Real()});
@@ -62,6 +65,7 @@ void ApiTest::TearDownTestSuite() {
   if (shared == nullptr) return;
   shared->channel.reset();
   shared->server.reset();
+  shared->deliveries.reset();
   shared->events.reset();
   shared->subscriptions.reset();
   shared->pool.reset();
@@ -75,6 +79,7 @@ void ApiTest::SetUp() {
   ASSERT_NE(shared->server, nullptr) << "server did not start";
   subscriptions_ = v1::SubscriptionService::NewStub(shared->channel);
   events_ = v1::EventService::NewStub(shared->channel);
+  deliveries_ = v1::DeliveryService::NewStub(shared->channel);
 }
 
 std::unique_ptr<grpc::ClientContext> ApiTest::Context(

@@ -16,6 +16,7 @@
 #include "lib/store/pg_stores.h"
 #include "services/api/server.h"
 #include "tests/testing/test_database.h"
+#include "webhooks/v1/delivery_service.grpc.pb.h"
 #include "webhooks/v1/event_service.grpc.pb.h"
 #include "webhooks/v1/subscription_service.grpc.pb.h"
 
@@ -45,6 +46,7 @@ class ApiTest : public ::testing::Test {
   static std::shared_ptr<grpc::Channel> channel();
   v1::SubscriptionService::Stub& subscriptions() { return *subscriptions_; }
   v1::EventService::Stub& events() { return *events_; }
+  v1::DeliveryService::Stub& deliveries() { return *deliveries_; }
 
   // Creates a subscription of `tenant` for `types` (asserting success).
   v1::CreateSubscriptionResponse CreateSubscription(
@@ -60,6 +62,7 @@ class ApiTest : public ::testing::Test {
  private:
   std::unique_ptr<v1::SubscriptionService::Stub> subscriptions_;
   std::unique_ptr<v1::EventService::Stub> events_;
+  std::unique_ptr<v1::DeliveryService::Stub> deliveries_;
 };
 
 }  // namespace webhooks::api

@@ -412,7 +412,7 @@ class WorkerTest : public ::testing::Test {
              "coalesce(octet_length(a.response_excerpt), 0)) "
              "FROM delivery_attempts a JOIN deliveries d ON d.id = "
              "a.delivery_id WHERE d.event_id = '",
-             event_id, "' ORDER BY a.attempt"))) {
+             event_id, "' ORDER BY a.started_at, a.attempt"))) {
       std::vector<std::string> f = absl::StrSplit(text, '|');
       EXPECT_THAT(f, SizeIs(6)) << text;
       if (f.size() != 6) continue;
@@ -692,6 +692,42 @@ TEST_F(WorkerTest, EventsPublishedWhileDisabledAreHeldAndGoOutOnEnable) {
     if (r.path == "/hooks/held") ++to_held;
   }
   EXPECT_EQ(to_held, 3u);
+}
+
+// A retry by hand gives a failed delivery a new budget: the worker sends it
+// again as attempt 1 (the webhook-attempt header too), and the earlier
+// attempts stay on record beside the new one.
+TEST_F(WorkerTest, RetryByHandSendsAFailedDeliveryAgainAsAttemptOne) {
+  CreateSubscription(receiver_->url("/hooks/a"));
+  std::atomic<bool> fail{true};
+  receiver_->SetResponder([&fail](const ReceivedRequest&) {
+    return ReceiverResponse{.status = fail ? 500 : 200};
+  });
+  WorkerOptions options = FastOptions();
+  options.dispatch.retry.max_attempts = 2;
+  options.dispatch.retry.initial = absl::Milliseconds(10);
+  options.dispatch.retry.max_delay = absl::Milliseconds(10);
+  StartWorker(options);
+  const std::string event_id = Publish();
+  ASSERT_TRUE(AwaitState(event_id, "failed"));
+  ASSERT_EQ(receiver_->request_count(), 2u);
+
+  fail = false;
+  std::unique_ptr<store::DeliveryLogStore> log =
+      store::NewPgDeliveryLogStore(&pool());
+  absl::StatusOr<store::DeliveryRecord> retried =
+      log->Retry(tenant_, GetDelivery(event_id).id, absl::Now() + kWait);
+  ASSERT_THAT(retried, IsOk());
+  EXPECT_EQ(retried->attempts, 0);
+  ASSERT_TRUE(AwaitState(event_id, "delivered"));
+  ASSERT_EQ(receiver_->request_count(), 3u);
+  EXPECT_EQ(receiver_->requests()[1].Header("webhook-attempt"), "2");
+  EXPECT_EQ(receiver_->requests()[2].Header("webhook-attempt"), "1");
+  EXPECT_EQ(GetDelivery(event_id).attempts, 1);
+  const std::vector<AttemptRow> attempts = Attempts(event_id);
+  ASSERT_THAT(attempts, SizeIs(3));
+  EXPECT_EQ(attempts[2].status, "200");
+  EXPECT_EQ(attempts[2].attempt, 1);
 }
 
 TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
