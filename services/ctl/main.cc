@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "lib/common/env.h"
 #include "lib/common/main_support.h"
+#include "webhooks/v1/delivery_service.grpc.pb.h"
 #include "webhooks/v1/event_service.grpc.pb.h"
 #include "webhooks/v1/subscription_service.grpc.pb.h"
 
@@ -154,6 +155,7 @@ Method Rpc(std::string name,
 const std::vector<Method>& Methods() {
   using Subscriptions = v1::SubscriptionService;
   using Events = v1::EventService;
+  using Deliveries = v1::DeliveryService;
   static const auto* const methods = new std::vector<Method>{
       Rpc<Subscriptions>("CreateSubscription",
                          &Subscriptions::Stub::CreateSubscription),
@@ -168,6 +170,13 @@ const std::vector<Method>& Methods() {
       Rpc<Events>("PublishEvent", &Events::Stub::PublishEvent),
       Rpc<Events>("PublishEvents", &Events::Stub::PublishEvents),
       Rpc<Events>("GetEvent", &Events::Stub::GetEvent),
+      Rpc<Deliveries>("ListDeliveries", &Deliveries::Stub::ListDeliveries),
+      Rpc<Deliveries>("GetDelivery", &Deliveries::Stub::GetDelivery),
+      Rpc<Deliveries>("RetryDelivery", &Deliveries::Stub::RetryDelivery),
+      Rpc<Deliveries>("RecoverFailedDeliveries",
+                      &Deliveries::Stub::RecoverFailedDeliveries),
+      Rpc<Deliveries>("DiscardHeldDeliveries",
+                      &Deliveries::Stub::DiscardHeldDeliveries),
   };
   return *methods;
 }
@@ -188,7 +197,7 @@ const Method* FindMethod(absl::string_view arg) {
 std::string MethodList() {
   std::string list;
   for (const Method& method : Methods()) {
-    const size_t pad = method.name.size() < 20 ? 20 - method.name.size() : 1;
+    const size_t pad = method.name.size() < 25 ? 25 - method.name.size() : 1;
     absl::StrAppend(&list, "  ", method.name, std::string(pad, ' '),
                     method.service, "\n");
   }

@@ -18,6 +18,7 @@
 #include "lib/security/sealer.h"
 #include "tests/testing/process.h"
 #include "tests/testing/test_database.h"
+#include "webhooks/v1/delivery_service.pb.h"
 #include "webhooks/v1/event_service.pb.h"
 #include "webhooks/v1/subscription_service.pb.h"
 
@@ -206,6 +207,67 @@ TEST_F(CtlE2eTest, PublishesAndPrintsTheStoredBody) {
   const CtlRun body = Ctl({"GetEvent", "--body_only", get_event});
   EXPECT_EQ(body.exit_code, 0) << body.output;
   EXPECT_EQ(body.output, stored) << "the exact bytes, nothing added";
+}
+
+// The delivery log through webhooksctl: find the delivery of an event,
+// read it, retry it once it failed, recover and discard; and one error.
+TEST_F(CtlE2eTest, ListsGetsRetriesRecoversAndDiscardsDeliveries) {
+  const auto created = CreateSubscription();
+  const std::string sub = created.subscription().id();
+  const auto published = Parse<v1::PublishEventResponse>(
+      Ctl({"PublishEvent",
+           absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "event": {
+           "type": "engagement_dispatched",
+           "occurred_at": "2026-11-26T14:03:11.512Z",
+           "engagement": {"yess_id": "eng_1", "channel": "email",
+                          "action": "new_thread_email"}}})")}));
+  const auto listed = Parse<v1::ListDeliveriesResponse>(
+      Ctl({"ListDeliveries",
+           absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "event_id": ")",
+                        published.event_id(), R"("})")}));
+  ASSERT_EQ(listed.deliveries_size(), 1);
+  const std::string id = listed.deliveries(0).id();
+  EXPECT_EQ(listed.deliveries(0).state(), v1::DELIVERY_STATE_PENDING);
+  // As the worker leaves it after the last attempt.
+  db_->Query(absl::StrCat(
+      "UPDATE deliveries SET state = 'failed', attempts = 10, completed_at = "
+      "now() WHERE id = ",
+      id.substr(4), " RETURNING 1"));
+  const std::string by_id =
+      absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "id": ")", id, R"("})");
+  EXPECT_EQ(Parse<v1::Delivery>(Ctl({"GetDelivery", by_id})).state(),
+            v1::DELIVERY_STATE_FAILED);
+  const auto retried = Parse<v1::Delivery>(Ctl({"RetryDelivery", by_id}));
+  EXPECT_EQ(retried.state(), v1::DELIVERY_STATE_PENDING);
+  EXPECT_EQ(retried.attempt_count(), 0);
+
+  db_->Query(absl::StrCat(
+      "UPDATE deliveries SET state = 'failed', completed_at = now() WHERE id "
+      "= ",
+      id.substr(4), " RETURNING 1"));
+  const std::string since = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ", absl::Now() - absl::Hours(1), absl::UTCTimeZone());
+  const auto recovered = Parse<v1::RecoverFailedDeliveriesResponse>(Ctl(
+      {"RecoverFailedDeliveries",
+       absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "subscription_id": ")",
+                    sub, R"(", "since": ")", since, R"("})")}));
+  EXPECT_EQ(recovered.recovered(), 1);
+
+  // Discarding needs the subscription disabled: the error, then success.
+  const std::string discard =
+      absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "subscription_id": ")",
+                   sub, R"("})");
+  const CtlRun refused = Ctl({"DiscardHeldDeliveries", discard});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output, HasSubstr("FAILED_PRECONDITION"));
+  Parse<v1::Subscription>(
+      Ctl({"UpdateSubscription",
+           absl::StrCat(
+               R"({"tenant_id": ")", kTenant, R"(", "subscription": {"id": ")",
+               sub, R"(", "enabled": false}, "update_mask": "enabled"})")}));
+  const auto discarded = Parse<v1::DiscardHeldDeliveriesResponse>(
+      Ctl({"DiscardHeldDeliveries", discard}));
+  EXPECT_EQ(discarded.discarded(), 1);
 }
 
 TEST_F(CtlE2eTest, MissingTokenIsUnauthenticatedAndExitsOne) {
