@@ -1,6 +1,6 @@
-// The webhook contract's channel/action table (webhooks-contract.md), written
-// out for tests independently of lib/domain, so that a wrong entry in the code
-// under test cannot also be the expectation.
+// The webhook contract's channel/action table (docs/receiving-webhooks.md),
+// written out for tests independently of lib/domain, so that a wrong entry in
+// the code under test cannot also be the expectation.
 #ifndef WEBHOOKS_TESTS_TESTING_CONTRACT_TABLE_H_
 #define WEBHOOKS_TESTS_TESTING_CONTRACT_TABLE_H_
 

@@ -1,4 +1,4 @@
--- Subscriptions, events, deliveries and attempts (DESIGN.md, "Postgres schema").
+-- Subscriptions, events, deliveries and attempts.
 
 CREATE TABLE subscriptions (
   id                    text PRIMARY KEY,
