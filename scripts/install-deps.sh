@@ -11,6 +11,8 @@ packages=(
   libpqxx-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   # tests
   libgtest-dev libgmock-dev libcpp-httplib-dev
+  # tests/unit/docs runs the guide's signature verifiers in Python and Node.js
+  python3 nodejs
   # the database, and tools the scripts use
   postgresql-15 postgresql-client-15 openssl ca-certificates
 )
