@@ -151,7 +151,8 @@ class PgSubscriptionStore final : public SubscriptionStore {
                   "max_in_flight = CASE WHEN $14 THEN $15::integer "
                   "  ELSE max_in_flight END, "
                   "updated_at = now(), version = version + 1 "
-                  "WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                  "WHERE tenant_id = $1 AND id = $2 "
+                  "AND ($16::bigint = 0 OR version = $16::bigint) RETURNING ",
                   kColumns));
           pqxx::nontransaction tx(c.get());
           pqxx::result r = tx.exec_prepared(
@@ -163,7 +164,16 @@ class PgSubscriptionStore final : public SubscriptionStore {
               u.custom_headers_sealed.has_value(),
               u.custom_headers_sealed.value_or(""), u.enabled.has_value(),
               u.enabled.value_or(false), u.disabled_reason,
-              u.max_in_flight.has_value(), u.max_in_flight.value_or(0));
+              u.max_in_flight.has_value(), u.max_in_flight.value_or(0),
+              u.expected_version);
+          if (r.empty() && u.expected_version != 0 &&
+              !tx.exec_params("SELECT 1 FROM subscriptions WHERE tenant_id = "
+                              "$1 AND id = $2",
+                              u.tenant_id, u.id)
+                   .empty()) {
+            return absl::AbortedError(absl::StrCat(
+                "subscription ", u.id, " changed meanwhile; try again"));
+          }
           if (r.empty()) return NotFound(u.id);
           return ReadRecord(r[0]);
         });

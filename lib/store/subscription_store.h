@@ -46,6 +46,9 @@ struct SubscriptionUpdate {
   std::optional<bool> enabled;
   std::string disabled_reason;
   std::optional<int> max_in_flight;
+  // Non-zero: applied only if the stored version still is this one, else
+  // ABORTED (for read-modify-write updates, such as one custom header).
+  int64_t expected_version = 0;
 };
 
 // All methods are thread-safe. `deadline` bounds the wait for a connection.

@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lib/common/grpc_status.h"
@@ -27,7 +28,8 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr char kDisabledByApi[] = "disabled through the API";
 constexpr char kUpdatablePaths[] =
-    "name, target_url, event_types, custom_headers, enabled, max_in_flight";
+    "name, target_url, event_types, custom_headers, custom_headers.<name>, "
+    "enabled, max_in_flight";
 
 absl::Time Deadline(const grpc::ServerContext& context) {
   return absl::FromChrono(context.deadline());
@@ -104,6 +106,52 @@ absl::Status ValidateSubscriptionFields(const v1::Subscription& s) {
   WEBHOOKS_RETURN_IF_ERROR(domain::ValidateEventTypes(std::vector<std::string>(
       s.event_types().begin(), s.event_types().end())));
   return domain::ValidateCustomHeaders(ToHeaderMap(s.custom_headers()));
+}
+
+constexpr absl::string_view kHeaderPathPrefix = "custom_headers.";
+
+// The stored header whose name equals `name` but for case, if any.
+domain::HeaderMap::const_iterator FindHeader(const domain::HeaderMap& headers,
+                                             absl::string_view name) {
+  for (auto it = headers.begin(); it != headers.end(); ++it) {
+    if (absl::EqualsIgnoreCase(it->first, name)) return it;
+  }
+  return headers.end();
+}
+
+// The headers an update leaves: `requested` whole (replace), or `stored`
+// with each named header set to its value in `requested`, or removed when
+// `requested` has none. Refuses a value that is the masked form of the
+// stored value of that header (what a read returns): a client writing back
+// what it read would otherwise store the mask as the secret.
+absl::StatusOr<domain::HeaderMap> NextHeaders(
+    const domain::HeaderMap& stored, const domain::HeaderMap& requested,
+    bool replace, const std::vector<std::string>& names) {
+  domain::HeaderMap next;
+  if (replace) {
+    next = requested;
+  } else {
+    next = stored;
+    for (const std::string& name : names) {
+      auto old = FindHeader(next, name);
+      if (old != next.end()) next.erase(old);
+      auto set = FindHeader(requested, name);
+      if (set != requested.end()) next[set->first] = set->second;
+    }
+  }
+  for (const auto& [name, value] : next) {
+    auto before = FindHeader(stored, name);
+    if (before != stored.end() && value != before->second &&
+        value == domain::MaskSecret(before->second)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "subscription.custom_headers.", name,
+          ": is the masked form of the stored value, as reads show it; send "
+          "the value itself, or change single headers with update_mask "
+          "custom_headers.<name>"));
+    }
+  }
+  WEBHOOKS_RETURN_IF_ERROR(domain::ValidateCustomHeaders(next));
+  return next;
 }
 
 absl::Status RequireId(absl::string_view id) {
@@ -236,6 +284,8 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
     update.tenant_id = request->tenant_id();
     update.id = s.id();
     update.disabled_reason = kDisabledByApi;
+    bool replace_headers = false;
+    std::vector<std::string> header_names;  // custom_headers.<name> paths
     for (const std::string& path : request->update_mask().paths()) {
       if (path == "name") {
         WEBHOOKS_RETURN_IF_ERROR(domain::ValidateSubscriptionName(s.name()));
@@ -249,12 +299,10 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
         WEBHOOKS_RETURN_IF_ERROR(domain::ValidateEventTypes(types));
         update.event_types = std::move(types);
       } else if (path == "custom_headers") {
-        const domain::HeaderMap headers = ToHeaderMap(s.custom_headers());
-        WEBHOOKS_RETURN_IF_ERROR(domain::ValidateCustomHeaders(headers));
-        WEBHOOKS_ASSIGN_OR_RETURN(
-            update.custom_headers_sealed,
-            deps_.sealer->Seal(domain::EncodeHeaders(headers),
-                               HeadersAad(s.id())));
+        replace_headers = true;
+      } else if (absl::StartsWith(path, kHeaderPathPrefix) &&
+                 path.size() > kHeaderPathPrefix.size()) {
+        header_names.push_back(path.substr(kHeaderPathPrefix.size()));
       } else if (path == "enabled") {
         update.enabled = s.enabled();
       } else if (path == "max_in_flight") {
@@ -269,10 +317,45 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
             "\" cannot be updated (allowed: ", kUpdatablePaths, ")"));
       }
     }
-    WEBHOOKS_ASSIGN_OR_RETURN(
-        store::SubscriptionRecord record,
-        deps_.subscriptions->Update(update, Deadline(*context)));
-    return ToProto(record, *deps_.sealer, response);
+    if (replace_headers && !header_names.empty()) {
+      return absl::InvalidArgumentError(
+          "update_mask: custom_headers replaces the whole map and cannot be "
+          "combined with custom_headers.<name>");
+    }
+    if (!replace_headers && header_names.empty()) {
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          store::SubscriptionRecord record,
+          deps_.subscriptions->Update(update, Deadline(*context)));
+      return ToProto(record, *deps_.sealer, response);
+    }
+    // Headers are read, changed and written back at the version read; a
+    // concurrent update makes the write ABORTED, and it is done again.
+    for (int round = 1;; ++round) {
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          store::SubscriptionRecord current,
+          deps_.subscriptions->Get(request->tenant_id(), s.id(),
+                                   Deadline(*context)));
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          std::string encoded, deps_.sealer->Open(current.custom_headers_sealed,
+                                                  HeadersAad(current.id)));
+      WEBHOOKS_ASSIGN_OR_RETURN(domain::HeaderMap stored,
+                                domain::DecodeHeaders(encoded));
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          domain::HeaderMap headers,
+          NextHeaders(stored, ToHeaderMap(s.custom_headers()), replace_headers,
+                      header_names));
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          update.custom_headers_sealed,
+          deps_.sealer->Seal(domain::EncodeHeaders(headers),
+                             HeadersAad(s.id())));
+      update.expected_version = current.version;
+      absl::StatusOr<store::SubscriptionRecord> record =
+          deps_.subscriptions->Update(update, Deadline(*context));
+      if (record.status().code() == absl::StatusCode::kAborted && round < 3)
+        continue;
+      if (!record.ok()) return record.status();
+      return ToProto(*record, *deps_.sealer, response);
+    }
   };
   return ToGrpcStatus(run());
 }

@@ -13,6 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/common/ids.h"
+#include "lib/domain/custom_headers.h"
+#include "lib/security/sealed_fields.h"
 #include "lib/security/signing_secret.h"
 #include "tests/integration/api/api_fixture.h"
 
@@ -339,6 +341,98 @@ TEST_F(SubscriptionApiTest, UpdateMaskReplacesOnlyTheListedFields) {
                   .ok());
   EXPECT_TRUE(updated.enabled());
   EXPECT_EQ(updated.disabled_reason(), "");
+}
+
+// The stored custom headers of `id`, opened (what the worker would send).
+domain::HeaderMap StoredHeaders(const std::string& id) {
+  const std::string sealed = ApiTest::db().QueryValue(absl::StrCat(
+      "SELECT custom_headers_sealed FROM subscriptions WHERE id = '", id, "'"));
+  absl::StatusOr<std::string> encoded = ApiTest::sealer().Open(
+      sealed,
+      security::SubscriptionFieldAad(id, security::kCustomHeadersField));
+  EXPECT_TRUE(encoded.ok()) << encoded.status();
+  absl::StatusOr<domain::HeaderMap> headers =
+      domain::DecodeHeaders(encoded.value_or(""));
+  EXPECT_TRUE(headers.ok()) << headers.status();
+  return headers.value_or(domain::HeaderMap{});
+}
+
+// A client that reads a subscription and writes its headers back would store
+// the masked text as the secret: refused, naming the header, and nothing
+// changes. A single header changes through update_mask custom_headers.<name>.
+TEST_F(SubscriptionApiTest,
+       MaskedHeaderWriteBackIsRefusedAndSingleHeadersUpdate) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  const std::string id = created.subscription().id();
+  const domain::HeaderMap original = StoredHeaders(id);
+  ASSERT_EQ(original.at("Authorization"), kSecretHeaderValue);
+
+  // Read, change the name, write everything back (headers masked).
+  v1::UpdateSubscriptionRequest update;
+  update.set_tenant_id(tenant);
+  *update.mutable_subscription() = Get(tenant, id);
+  update.mutable_subscription()->set_name("renamed");
+  update.mutable_update_mask()->add_paths("name");
+  update.mutable_update_mask()->add_paths("custom_headers");
+  v1::Subscription updated;
+  grpc::Status status =
+      subscriptions().UpdateSubscription(Context().get(), update, &updated);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("subscription.custom_headers.Authorization"));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("live-secret")));
+  EXPECT_EQ(StoredHeaders(id), original);
+  EXPECT_EQ(Get(tenant, id).name(), "CRM sync");
+  // Also with the name in another case.
+  update.mutable_subscription()->mutable_custom_headers()->clear();
+  (*update.mutable_subscription()->mutable_custom_headers())["authorization"] =
+      "Bear…9-key";
+  EXPECT_EQ(subscriptions()
+                .UpdateSubscription(Context().get(), update, &updated)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // One header set, one removed, the rest kept as stored.
+  update.Clear();
+  update.set_tenant_id(tenant);
+  update.mutable_subscription()->set_id(id);
+  (*update.mutable_subscription()
+        ->mutable_custom_headers())["X-Webhook-Token"] =
+      "tok_rotated_0123456789abcdefgh";
+  (*update.mutable_subscription()->mutable_custom_headers())["Authorization"] =
+      "ignored: not in the mask";
+  update.mutable_update_mask()->add_paths("custom_headers.x-webhook-token");
+  update.mutable_update_mask()->add_paths("custom_headers.X-Gone");
+  status =
+      subscriptions().UpdateSubscription(Context().get(), update, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  domain::HeaderMap expected = original;
+  expected["X-Webhook-Token"] = "tok_rotated_0123456789abcdefgh";
+  EXPECT_EQ(StoredHeaders(id), expected);
+  EXPECT_EQ(updated.custom_headers().at("X-Webhook-Token"), "tok_…defgh");
+
+  update.mutable_update_mask()->Clear();
+  update.mutable_update_mask()->add_paths("custom_headers.Authorization");
+  update.mutable_subscription()->mutable_custom_headers()->erase(
+      "Authorization");
+  ASSERT_TRUE(subscriptions()
+                  .UpdateSubscription(Context().get(), update, &updated)
+                  .ok());
+  expected.erase("Authorization");
+  EXPECT_EQ(StoredHeaders(id), expected);
+
+  // Whole map and single headers in one mask: refused.
+  update.mutable_update_mask()->add_paths("custom_headers");
+  status =
+      subscriptions().UpdateSubscription(Context().get(), update, &updated);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("update_mask"));
+  EXPECT_EQ(StoredHeaders(id), expected);
 }
 
 TEST_F(SubscriptionApiTest, BadUpdatesAreRejectedAndChangeNothing) {

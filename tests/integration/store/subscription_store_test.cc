@@ -115,6 +115,35 @@ TEST(PgSubscriptionStoreTest, StoresMaxInFlightAndUpdatesItOnlyWhenSet) {
   EXPECT_EQ(Lane(*db, "sub_1"), "true,9");
 }
 
+// A read-modify-write update names the version it read: a stale one is
+// ABORTED and changes nothing; an unknown id is still NOT_FOUND.
+TEST(PgSubscriptionStoreTest, UpdateAtAnExpectedVersionIsAbortedWhenStale) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      SubscriptionRecord created,
+      store->Create(Record("sub_1", "k1:secret"), absl::InfiniteFuture()));
+  SubscriptionUpdate first = Update("sub_1");
+  first.name = "first";
+  first.expected_version = created.version;
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(SubscriptionRecord after,
+                                store->Update(first, absl::InfiniteFuture()));
+  EXPECT_EQ(after.version, created.version + 1);
+  SubscriptionUpdate stale = Update("sub_1");
+  stale.name = "stale";
+  stale.expected_version = created.version;
+  EXPECT_THAT(store->Update(stale, absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kAborted));
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(
+      SubscriptionRecord got, store->Get("t", "sub_1", absl::InfiniteFuture()));
+  EXPECT_EQ(got.name, "first");
+  stale.id = "sub_nope";
+  EXPECT_THAT(store->Update(stale, absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 // Enabling and disabling is one subscription row and its lane: the pending
 // deliveries stay as they are ("held" is not a state; a disabled lane is
 // simply not leased).
