@@ -11,7 +11,9 @@ constexpr char kColumns[] =
     "id, tenant_id, name, target_url, event_types, custom_headers_sealed, "
     "signing_secret_sealed, enabled, disabled_reason, max_in_flight, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from updated_at) * 1000000)::bigint, version";
+    "(extract(epoch from updated_at) * 1000000)::bigint, version, "
+    "(extract(epoch from previous_signing_secret_expires_at) * "
+    "1000000)::bigint";
 
 SubscriptionRecord ReadRecord(const pqxx::row& row) {
   SubscriptionRecord r;
@@ -28,6 +30,8 @@ SubscriptionRecord ReadRecord(const pqxx::row& row) {
   r.create_time = FromEpochMicros(row[10]);
   r.update_time = FromEpochMicros(row[11]);
   r.version = row[12].as<int64_t>();
+  if (!row[13].is_null())
+    r.previous_secret_expires_at = FromEpochMicros(row[13]);
   return r;
 }
 
@@ -176,6 +180,39 @@ class PgSubscriptionStore final : public SubscriptionStore {
           }
           if (r.empty()) return NotFound(u.id);
           return ReadRecord(r[0]);
+        });
+  }
+
+  absl::StatusOr<SubscriptionRecord> RotateSigningSecret(
+      const SigningSecretChange& change, absl::Time deadline) override {
+    return WithConnection<SubscriptionRecord>(
+        pool_, deadline, "rotate signing secret",
+        [&](PgConnection& c) -> absl::StatusOr<SubscriptionRecord> {
+          c.EnsurePrepared(
+              "subscription_rotate",
+              absl::StrCat(
+                  "UPDATE subscriptions SET signing_secret_sealed = $3, "
+                  "previous_signing_secret_sealed = $4, "
+                  "previous_signing_secret_expires_at = $5::timestamptz, "
+                  "updated_at = now(), version = version + 1 "
+                  "WHERE tenant_id = $1 AND id = $2 AND version = $6 "
+                  "RETURNING ",
+                  kColumns));
+          pqxx::nontransaction tx(c.get());
+          pqxx::result r = tx.exec_prepared(
+              "subscription_rotate", change.tenant_id, change.id,
+              change.secret_sealed, change.previous_sealed,
+              ToTimestampText(change.previous_expires_at),
+              change.expected_version);
+          if (!r.empty()) return ReadRecord(r[0]);
+          if (tx.exec_params("SELECT 1 FROM subscriptions WHERE tenant_id = "
+                             "$1 AND id = $2",
+                             change.tenant_id, change.id)
+                  .empty()) {
+            return NotFound(change.id);
+          }
+          return absl::AbortedError(absl::StrCat(
+              "subscription ", change.id, " changed meanwhile; try again"));
         });
   }
 

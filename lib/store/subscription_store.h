@@ -31,6 +31,20 @@ struct SubscriptionRecord {
   absl::Time create_time;  // set by the store
   absl::Time update_time;  // set by the store
   int64_t version = 0;     // set by the store; +1 on every update
+  // Set by the store: until when the previous signing secret (of the last
+  // rotation) still signs; InfinitePast when there is none.
+  absl::Time previous_secret_expires_at = absl::InfinitePast();
+};
+
+// A signing-secret rotation, sealed by the caller (security::SecretRotation).
+struct SigningSecretChange {
+  std::string tenant_id;
+  std::string id;
+  std::string secret_sealed;
+  std::string previous_sealed;
+  absl::Time previous_expires_at;
+  // The version the caller read the current secret at: ABORTED if it moved.
+  int64_t expected_version = 0;
 };
 
 // The fields an update replaces; unset ones keep their value.
@@ -71,6 +85,11 @@ class SubscriptionStore {
       absl::Time deadline) = 0;
   virtual absl::StatusOr<SubscriptionRecord> Update(
       const SubscriptionUpdate& update, absl::Time deadline) = 0;
+  // Stores a rotation: the new secret, and the previous one with its expiry
+  // (replacing any earlier previous secret). ABORTED when the subscription's
+  // version is no longer change.expected_version.
+  virtual absl::StatusOr<SubscriptionRecord> RotateSigningSecret(
+      const SigningSecretChange& change, absl::Time deadline) = 0;
   // Deletes the subscription and, by cascade, its deliveries.
   virtual absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
                               absl::Time deadline) = 0;

@@ -57,6 +57,14 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
   grpc::Status DeleteSubscription(grpc::ServerContext* context,
                                   const v1::DeleteSubscriptionRequest* request,
                                   google::protobuf::Empty* response) override;
+  grpc::Status RotateSigningSecret(
+      grpc::ServerContext* context,
+      const v1::RotateSigningSecretRequest* request,
+      v1::RotateSigningSecretResponse* response) override;
+
+  // RotateSigningSecret's grace period when unset, and its most.
+  static constexpr absl::Duration kDefaultGrace = absl::Hours(24);
+  static constexpr absl::Duration kMaxGrace = absl::Hours(24 * 7);
 
  private:
   ServiceDeps deps_;

@@ -66,6 +66,11 @@ absl::Status ToProto(const store::SubscriptionRecord& record,
   out->set_enabled(record.enabled);
   out->set_disabled_reason(record.disabled_reason);
   out->set_max_in_flight(record.max_in_flight);
+  if (record.previous_secret_expires_at > absl::Now()) {
+    *out->mutable_previous_secret_expire_time() =
+        TimeUtil::MicrosecondsToTimestamp(
+            absl::ToUnixMicros(record.previous_secret_expires_at));
+  }
   *out->mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(record.create_time));
   *out->mutable_update_time() =
@@ -369,6 +374,59 @@ grpc::Status SubscriptionServiceImpl::DeleteSubscription(
     WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
     return deps_.subscriptions->Delete(request->tenant_id(), request->id(),
                                        Deadline(*context));
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::RotateSigningSecret(
+    grpc::ServerContext* context, const v1::RotateSigningSecretRequest* request,
+    v1::RotateSigningSecretResponse* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
+    absl::Duration grace = kDefaultGrace;
+    if (request->has_grace_period()) {
+      const google::protobuf::Duration& d = request->grace_period();
+      if (d.seconds() < 0 || d.nanos() < 0) {
+        return absl::InvalidArgumentError("grace_period: must not be negative");
+      }
+      if (d.seconds() > absl::ToInt64Seconds(kMaxGrace) ||
+          (d.seconds() == absl::ToInt64Seconds(kMaxGrace) && d.nanos() > 0)) {
+        return absl::InvalidArgumentError(
+            "grace_period: must be at most 7 days (168h)");
+      }
+      grace = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    }
+    // Read, rotate, write back at the version read (a concurrent rotation
+    // makes it ABORTED, and it is done again on what that one stored).
+    for (int round = 1;; ++round) {
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          store::SubscriptionRecord current,
+          deps_.subscriptions->Get(request->tenant_id(), request->id(),
+                                   Deadline(*context)));
+      WEBHOOKS_ASSIGN_OR_RETURN(
+          security::SecretRotation rotation,
+          security::RotateSigningSecret(*deps_.sealer, current.id,
+                                        current.signing_secret_sealed,
+                                        deps_.clock->Now(), grace));
+      absl::StatusOr<store::SubscriptionRecord> stored =
+          deps_.subscriptions->RotateSigningSecret(
+              {.tenant_id = current.tenant_id,
+               .id = current.id,
+               .secret_sealed = rotation.secret_sealed,
+               .previous_sealed = rotation.previous_sealed,
+               .previous_expires_at = rotation.previous_expires_at,
+               .expected_version = current.version},
+              Deadline(*context));
+      if (stored.status().code() == absl::StatusCode::kAborted && round < 3)
+        continue;
+      if (!stored.ok()) return stored.status();
+      WEBHOOKS_RETURN_IF_ERROR(
+          ToProto(*stored, *deps_.sealer, response->mutable_subscription()));
+      response->set_signing_secret(rotation.secret);
+      return absl::OkStatus();
+    }
   };
   return ToGrpcStatus(run());
 }

@@ -167,6 +167,8 @@ const std::vector<Method>& Methods() {
                          &Subscriptions::Stub::UpdateSubscription),
       Rpc<Subscriptions>("DeleteSubscription",
                          &Subscriptions::Stub::DeleteSubscription),
+      Rpc<Subscriptions>("RotateSigningSecret",
+                         &Subscriptions::Stub::RotateSigningSecret),
       Rpc<Events>("PublishEvent", &Events::Stub::PublishEvent),
       Rpc<Events>("PublishEvents", &Events::Stub::PublishEvents),
       Rpc<Events>("GetEvent", &Events::Stub::GetEvent),

@@ -435,6 +435,112 @@ TEST_F(SubscriptionApiTest,
   EXPECT_EQ(StoredHeaders(id), expected);
 }
 
+TEST_F(SubscriptionApiTest, RotateReturnsANewSecretAndKeepsTheOldForTheGrace) {
+  const std::string tenant = RandomTenant();
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions()
+          .CreateSubscription(Context().get(), FullRequest(tenant), &created)
+          .ok());
+  const std::string id = created.subscription().id();
+  EXPECT_FALSE(created.subscription().has_previous_secret_expire_time());
+  auto open = [&](const std::string& column, absl::string_view field) {
+    absl::StatusOr<std::string> v = sealer().Open(
+        db().QueryValue(absl::StrCat(
+            "SELECT ", column, " FROM subscriptions WHERE id = '", id, "'")),
+        security::SubscriptionFieldAad(id, field));
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.value_or("");
+  };
+
+  v1::RotateSigningSecretRequest request;
+  request.set_tenant_id(tenant);
+  request.set_id(id);
+  v1::RotateSigningSecretResponse rotated;
+  const absl::Time before = absl::Now();
+  grpc::Status status =
+      subscriptions().RotateSigningSecret(Context().get(), request, &rotated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(security::IsWellFormedSigningSecret(rotated.signing_secret()));
+  EXPECT_NE(rotated.signing_secret(), created.signing_secret());
+  EXPECT_EQ(open("signing_secret_sealed", security::kSigningSecretField),
+            rotated.signing_secret());
+  EXPECT_EQ(open("previous_signing_secret_sealed",
+                 security::kPreviousSigningSecretField),
+            created.signing_secret());
+  // The default grace: 24 h from the rotation.
+  const int64_t expires =
+      rotated.subscription().previous_secret_expire_time().seconds();
+  EXPECT_GE(expires, absl::ToUnixSeconds(before + absl::Hours(24)) - 1);
+  EXPECT_LE(expires, absl::ToUnixSeconds(absl::Now() + absl::Hours(24)) + 1);
+  EXPECT_EQ(Get(tenant, id).previous_secret_expire_time().seconds(), expires);
+  // Never in plaintext.
+  EXPECT_EQ(db().Count(absl::StrCat(
+                "SELECT count(*) FROM subscriptions WHERE id = '", id,
+                "' AND (signing_secret_sealed LIKE '%whsec%' OR "
+                "previous_signing_secret_sealed LIKE '%whsec%')")),
+            0);
+
+  // Rotating again: the secret of the first rotation becomes the previous
+  // one; 0 ends it at once.
+  request.mutable_grace_period()->set_seconds(0);
+  v1::RotateSigningSecretResponse again;
+  ASSERT_TRUE(subscriptions()
+                  .RotateSigningSecret(Context().get(), request, &again)
+                  .ok());
+  EXPECT_EQ(open("previous_signing_secret_sealed",
+                 security::kPreviousSigningSecretField),
+            rotated.signing_secret());
+  EXPECT_FALSE(again.subscription().has_previous_secret_expire_time());
+
+  // Errors change nothing.
+  const std::string sealed_now = db().QueryValue(absl::StrCat(
+      "SELECT signing_secret_sealed FROM subscriptions WHERE id = '", id, "'"));
+  struct Case {
+    std::string name;
+    v1::RotateSigningSecretRequest request;
+    grpc::StatusCode code;
+  };
+  std::vector<Case> cases;
+  {
+    Case c{"eight days", request, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.mutable_grace_period()->set_seconds(8 * 24 * 3600);
+    cases.push_back(c);
+  }
+  {
+    Case c{"negative", request, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.mutable_grace_period()->set_seconds(-1);
+    cases.push_back(c);
+  }
+  {
+    Case c{"no id", request, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.clear_id();
+    cases.push_back(c);
+  }
+  {
+    Case c{"another tenant", request, grpc::StatusCode::NOT_FOUND};
+    c.request.set_tenant_id(RandomTenant());
+    cases.push_back(c);
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::RotateSigningSecretResponse response;
+    EXPECT_EQ(subscriptions()
+                  .RotateSigningSecret(Context().get(), c.request, &response)
+                  .error_code(),
+              c.code);
+  }
+  EXPECT_EQ(db().QueryValue(absl::StrCat(
+                "SELECT signing_secret_sealed FROM subscriptions WHERE id = '",
+                id, "'")),
+            sealed_now);
+  // Exactly seven days is allowed.
+  request.mutable_grace_period()->set_seconds(7 * 24 * 3600);
+  EXPECT_TRUE(subscriptions()
+                  .RotateSigningSecret(Context().get(), request, &again)
+                  .ok());
+}
+
 TEST_F(SubscriptionApiTest, BadUpdatesAreRejectedAndChangeNothing) {
   const std::string tenant = RandomTenant();
   v1::CreateSubscriptionResponse created;

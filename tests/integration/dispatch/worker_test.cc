@@ -40,6 +40,7 @@
 #include "lib/domain/custom_headers.h"
 #include "lib/domain/retry_policy.h"
 #include "lib/metrics/worker_metrics.h"
+#include "lib/security/sealed_fields.h"
 #include "lib/security/sealer.h"
 #include "lib/security/signing_secret.h"
 #include "lib/store/delivery_notifier.h"
@@ -728,6 +729,63 @@ TEST_F(WorkerTest, RetryByHandSendsAFailedDeliveryAgainAsAttemptOne) {
   ASSERT_THAT(attempts, SizeIs(3));
   EXPECT_EQ(attempts[2].status, "200");
   EXPECT_EQ(attempts[2].attempt, 1);
+}
+
+// A signing-secret rotation as the API makes it (security::RotateSigningSecret
+// and the store's write): during the grace period a real receiver gets two
+// signatures, by the new secret and by the old, each verifying; once the
+// grace period is over only the new one. "Over" comes from the rotation's
+// injected time (a rotation made two days ago with a day of grace), not from
+// waiting.
+TEST_F(WorkerTest, RotationSignsWithBothSecretsDuringTheGracePeriodOnly) {
+  const Subscription subscription = CreateSubscription(receiver_->url("/r"));
+  StartWorker(FastOptions());
+  auto rotate = [&](absl::Time now) {
+    absl::StatusOr<store::SubscriptionRecord> current =
+        subscriptions().Get(tenant_, subscription.id, absl::Now() + kWait);
+    EXPECT_THAT(current, IsOk());
+    absl::StatusOr<security::SecretRotation> rotation =
+        security::RotateSigningSecret(*shared_->sealer, subscription.id,
+                                      current->signing_secret_sealed, now,
+                                      absl::Hours(24));
+    EXPECT_THAT(rotation, IsOk());
+    EXPECT_THAT(subscriptions().RotateSigningSecret(
+                    {.tenant_id = tenant_,
+                     .id = subscription.id,
+                     .secret_sealed = rotation->secret_sealed,
+                     .previous_sealed = rotation->previous_sealed,
+                     .previous_expires_at = rotation->previous_expires_at,
+                     .expected_version = current->version},
+                    absl::Now() + kWait),
+                IsOk());
+    return rotation->secret;
+  };
+  auto signature_of = [&](size_t n) {
+    const ReceivedRequest r = receiver_->requests()[n];
+    return std::make_pair(
+        r.Header("webhook-signature"),
+        std::make_pair(r.Header("webhook-id"), r.Header("webhook-timestamp")));
+  };
+
+  const std::string second = rotate(absl::Now());
+  const std::string during = Publish();
+  ASSERT_TRUE(AwaitState(during, "delivered"));
+  auto [both, id_ts] = signature_of(0);
+  const std::string body = EventBody(during);
+  EXPECT_EQ(both,
+            absl::StrCat(
+                ExpectedSignature(second, id_ts.first, id_ts.second, body), " ",
+                ExpectedSignature(subscription.secret, id_ts.first,
+                                  id_ts.second, body)));
+
+  // Rotated again, two days ago with a day of grace: `second` no longer
+  // signs, and the first secret is gone for good.
+  const std::string third = rotate(absl::Now() - absl::Hours(48));
+  const std::string after = Publish();
+  ASSERT_TRUE(AwaitState(after, "delivered"));
+  auto [one, id_ts2] = signature_of(1);
+  EXPECT_EQ(one, ExpectedSignature(third, id_ts2.first, id_ts2.second,
+                                   EventBody(after)));
 }
 
 TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
