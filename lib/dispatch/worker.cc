@@ -46,6 +46,10 @@ absl::Status ValidateWorkerOptions(const WorkerOptions& options,
     return Invalid("db_timeout", "must be at least 100ms");
   if (options.stats_interval < absl::Milliseconds(100))
     return Invalid("stats_interval", "must be at least 100ms");
+  if (options.auto_disable.failed_in_a_row < 0)
+    return Invalid("auto_disable_after_failures", "must not be negative");
+  if (options.auto_disable.failing_for < absl::ZeroDuration())
+    return Invalid("auto_disable_after", "must not be negative");
   return domain::ValidateRetryPolicy(d.retry);
 }
 
@@ -261,6 +265,28 @@ void Worker::WriteLoop() {
                                            written.applied, written.handed_off);
     }
     Submit(std::move(requests));
+    if (!written.failing.empty()) DisableFailing(written.failing, deadline);
+  }
+}
+
+// Rare (a lane crossing a threshold), so inline on the writer's thread. A
+// failure is logged and left: the lane's next failed write asks again.
+void Worker::DisableFailing(const std::vector<store::LaneHealth>& lanes,
+                            absl::Time deadline) {
+  const std::vector<store::FailingSubscription> failing =
+      ToDisable(options_.auto_disable, lanes, deps_.clock->Now());
+  if (failing.empty()) return;
+  absl::StatusOr<std::vector<std::string>> disabled =
+      deps_.store->DisableFailing(failing, deadline);
+  RecordDatabase(disabled.status());
+  if (!disabled.ok()) return;
+  for (const std::string& id : *disabled) {
+    for (const store::FailingSubscription& f : failing) {
+      if (f.subscription_id == id) {
+        common::LogWarning("subscription ", id, " ", f.reason);
+      }
+    }
+    if (deps_.metrics != nullptr) deps_.metrics->auto_disabled.Increment();
   }
 }
 

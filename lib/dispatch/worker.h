@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "lib/common/clock.h"
 #include "lib/delivery/http_transport.h"
+#include "lib/dispatch/auto_disable.h"
 #include "lib/dispatch/dispatcher.h"
 #include "lib/metrics/worker_metrics.h"
 #include "lib/security/sealer.h"
@@ -34,12 +35,13 @@ struct WorkerOptions {
   absl::Duration db_timeout = absl::Seconds(10);
   // How often queue statistics are sampled (on their own thread and store).
   absl::Duration stats_interval = absl::Seconds(5);
+  AutoDisablePolicy auto_disable;
 };
 
 // INVALID_ARGUMENT naming the flag (the worker's flag names) when a setting
 // would stop delivery or spin: concurrency, lease_batch, poll_interval,
 // lease_duration (longer than `request_timeout`), stats_interval, db_timeout,
-// write batch size, and the retry policy.
+// write batch size, the retry policy and the auto-disable thresholds.
 absl::Status ValidateWorkerOptions(const WorkerOptions& options,
                                    absl::Duration request_timeout);
 
@@ -83,6 +85,10 @@ class Worker {
   void WriteLoop();
   void ListenLoop();
   void StatsLoop();
+  // Disables the subscriptions of `lanes` that options_.auto_disable says
+  // to (after a write that reported them failing).
+  void DisableFailing(const std::vector<store::LaneHealth>& lanes,
+                      absl::Time deadline);
   void OnResult(const delivery::HttpResult& result);
   // Hands requests to the transport (without mu_ held).
   void Submit(std::vector<delivery::HttpRequest> requests);

@@ -111,6 +111,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                     "shutdown grace")
               .Register(registry)
               .Add({})),
+      auto_disabled(
+          BuildCounter()
+              .Name("webhooks_subscriptions_auto_disabled_total")
+              .Help("Subscriptions disabled because their deliveries kept "
+                    "failing")
+              .Register(registry)
+              .Add({})),
       attempts_family_(BuildCounter()
                            .Name("webhooks_attempts_total")
                            .Help("Delivery attempts by error class")

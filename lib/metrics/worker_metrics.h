@@ -62,6 +62,9 @@ class WorkerMetrics {
   // at the end of a shutdown grace (their leases expire and the deliveries
   // are made again).
   prometheus::Counter& outcomes_abandoned;
+  // webhooks_subscriptions_auto_disabled_total: subscriptions disabled
+  // because their deliveries kept failing.
+  prometheus::Counter& auto_disabled;
 
  private:
   prometheus::Family<prometheus::Counter>& attempts_family_;

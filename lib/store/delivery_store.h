@@ -103,6 +103,29 @@ struct HandOff {
   absl::Duration lease_duration = absl::Seconds(60);
 };
 
+// How an enabled lane's deliveries have been ending, as of a write that
+// recorded a failed attempt of it.
+struct LaneHealth {
+  std::string subscription_id;
+  // Deliveries ended 'failed' since the last one delivered.
+  int failed_in_a_row = 0;
+  // The start of the first failed attempt since the last success;
+  // InfinitePast when none (the batch's failures were all followed by a
+  // success).
+  absl::Time failing_since = absl::InfinitePast();
+};
+
+// A subscription to disable because its deliveries keep failing.
+struct FailingSubscription {
+  std::string subscription_id;
+  std::string reason;  // stored as disabled_reason
+  // Disabled only if its lane still shows at least this many failed in a
+  // row, or failing since no later than `failing_before` (either suffices);
+  // a success written meanwhile (another worker) cancels it.
+  int min_failed_in_a_row = 0;
+  absl::Time failing_before = absl::InfinitePast();
+};
+
 struct CompleteResult {
   // Ids of the deliveries whose outcome was applied (by this write, or, for
   // an outcome marked maybe_written, by the earlier write whose answer was
@@ -110,6 +133,8 @@ struct CompleteResult {
   std::vector<int64_t> applied;
   // New leases of the same lanes (HandOff), as Lease returns them.
   std::vector<LeasedDelivery> handed_off;
+  // Every enabled lane with a failed attempt in this write.
+  std::vector<LaneHealth> failing;
 };
 
 // A leased delivery handed back untried: due again now, no attempt counted.
@@ -183,6 +208,12 @@ class DeliveryStore {
 
   // Cheap queue statistics (bounded reads; see QueueStats).
   virtual absl::StatusOr<QueueStats> Stats(absl::Time deadline) = 0;
+
+  // Disables the subscriptions whose lanes still meet their condition (see
+  // FailingSubscription), with their reasons; their deliveries are then
+  // held. Returns the ids it disabled (already disabled ones are not).
+  virtual absl::StatusOr<std::vector<std::string>> DisableFailing(
+      const std::vector<FailingSubscription>& failing, absl::Time deadline) = 0;
 };
 
 }  // namespace webhooks::store

@@ -192,6 +192,21 @@ FROM (SELECT DISTINCT ON (t.subscription_id) t.subscription_id, t.reason
 WHERE s.id = ANY ($3::text[]) AND s.id = i.subscription_id AND s.enabled
 )sql";
 
+// Auto-disable (DeliveryStore::DisableFailing): the subscription rows, then
+// by trigger their lanes (the lock order); a lane's condition is re-read, so
+// a success written since the write that asked cancels it.
+constexpr char kAutoDisableSql[] = R"sql(
+UPDATE subscriptions s
+SET enabled = false, disabled_reason = i.reason, updated_at = now(), version = s.version + 1
+FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[])
+       AS i(id, reason, min_failed, failing_before)
+JOIN delivery_lanes l ON l.subscription_id = i.id
+WHERE s.id = ANY ($1::text[]) AND s.id = i.id AND s.enabled
+  AND ((i.min_failed > 0 AND l.failed_in_a_row >= i.min_failed)
+       OR l.failing_since <= i.failing_before)
+RETURNING s.id
+)sql";
+
 // Outcomes, fenced by lease token and an open lease (lease_owner, set and
 // cleared with leased_until but in no index, so that no plan walks a partial
 // index of every open lease; writing the same batch twice -- a retry after a
@@ -239,9 +254,13 @@ attempts AS (
   FROM input i JOIN done ON done.id = i.id
   ON CONFLICT DO NOTHING),
 freed AS (
-  SELECT subscription_id, count(*)::int AS n,
-         min(next_attempt_at) FILTER (WHERE state = 'pending') AS retry_at
-  FROM done GROUP BY subscription_id),
+  SELECT done.subscription_id, count(*)::int AS n,
+         min(done.next_attempt_at) FILTER (WHERE done.state = 'pending') AS retry_at,
+         count(*) FILTER (WHERE done.state = 'delivered')::int AS delivered,
+         count(*) FILTER (WHERE done.state = 'failed')::int AS failed,
+         min(i.started_at) FILTER (WHERE done.state <> 'delivered') AS first_error_at
+  FROM done JOIN input i ON i.id = done.id
+  GROUP BY done.subscription_id),
 room AS (
   SELECT f.subscription_id, least(f.n, l.max_in_flight - (l.in_flight - f.n), $12) AS room
   FROM freed f JOIN delivery_lanes l ON l.subscription_id = f.subscription_id
@@ -276,18 +295,36 @@ lanes AS (
       lease_expires_at = CASE WHEN h.n > 0
                               THEN greatest(l.lease_expires_at,
                                             now() + $13 * interval '1 millisecond')
-                              ELSE l.lease_expires_at END
+                              ELSE l.lease_expires_at END,
+      -- A success in the batch ends the streak; failures after it (within a
+      -- batch, order is not known) start the next one.
+      failed_in_a_row = CASE WHEN f.delivered > 0 THEN f.failed
+                             ELSE l.failed_in_a_row + f.failed END,
+      failing_since = CASE WHEN f.delivered > 0 AND f.first_error_at IS NULL THEN NULL
+                           WHEN f.delivered > 0 THEN f.first_error_at
+                           ELSE coalesce(l.failing_since, f.first_error_at) END
   FROM freed f
   LEFT JOIN (SELECT subscription_id, count(*)::int AS n FROM chosen GROUP BY subscription_id) h
     ON h.subscription_id = f.subscription_id
   WHERE l.subscription_id = ANY (ARRAY(SELECT subscription_id FROM freed))
-    AND l.subscription_id = f.subscription_id)
+    AND l.subscription_id = f.subscription_id
+  RETURNING l.subscription_id, l.failed_in_a_row, l.failing_since, l.enabled,
+            f.first_error_at IS NOT NULL AS erred)
 )sql";
+// Then the applied outcomes (id set, token NULL), and the health of every
+// enabled lane that had a failed attempt in this batch (id NULL: its failed
+// deliveries in a row in the attempt column, failing_since in the created
+// column, the lane in the subscription column), for the auto-disable.
 constexpr char kCompleteDoneSql[] = R"sql(
 UNION ALL
 SELECT id, NULL::bigint, NULL::int, NULL::text, NULL::text, NULL::text, NULL::text,
        NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
 FROM done
+UNION ALL
+SELECT NULL::bigint, NULL::bigint, failed_in_a_row, NULL::text, NULL::text, NULL::text,
+       NULL::text, (extract(epoch from failing_since) * 1000000)::bigint,
+       subscription_id, NULL::text, NULL::text, NULL::text, NULL::text
+FROM lanes WHERE erred AND enabled
 )sql";
 
 // For a batch that may have been written before by a write whose answer was
@@ -538,7 +575,13 @@ class PgDeliveryStore final : public DeliveryStore {
           }
           const BodiesByEvent bodies = CollectBodies(r);
           for (const pqxx::row& row : r) {
-            if (row[1].is_null()) {
+            if (row[0].is_null()) {
+              LaneHealth h;
+              h.subscription_id = row[8].as<std::string>();
+              h.failed_in_a_row = row[2].as<int>();
+              if (!row[7].is_null()) h.failing_since = FromEpochMicros(row[7]);
+              result.failing.push_back(std::move(h));
+            } else if (row[1].is_null()) {
               result.applied.push_back(row[0].as<int64_t>());
             } else {
               result.handed_off.push_back(ReadLeasedRow(row, bodies));
@@ -569,6 +612,34 @@ class PgDeliveryStore final : public DeliveryStore {
                                IntArrayLiteral(tokens));
           tx.commit();
           return r[0][0].as<int>();
+        });
+  }
+
+  absl::StatusOr<std::vector<std::string>> DisableFailing(
+      const std::vector<FailingSubscription>& failing,
+      absl::Time deadline) override {
+    if (failing.empty()) return std::vector<std::string>{};
+    std::vector<std::string> ids, reasons, before;
+    std::vector<int64_t> min_failed;
+    for (const FailingSubscription& f : failing) {
+      ids.push_back(f.subscription_id);
+      reasons.push_back(f.reason);
+      min_failed.push_back(f.min_failed_in_a_row);
+      before.push_back(ToTimestampText(f.failing_before));
+    }
+    return WithConnection<std::vector<std::string>>(
+        pool_, deadline, "auto-disable subscriptions", [&](PgConnection& c) {
+          SetSessionOptions(c);
+          c.EnsurePrepared("delivery_auto_disable", kAutoDisableSql);
+          pqxx::nontransaction tx(c.get());
+          std::vector<std::string> out;
+          for (const pqxx::row& row : tx.exec_prepared(
+                   "delivery_auto_disable", ToTextArrayLiteral(ids),
+                   ToTextArrayLiteral(reasons), IntArrayLiteral(min_failed),
+                   ToTextArrayLiteral(before))) {
+            out.push_back(row[0].as<std::string>());
+          }
+          return out;
         });
   }
 

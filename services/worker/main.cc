@@ -75,6 +75,12 @@ ABSL_FLAG(absl::Duration, db_timeout, absl::Seconds(10),
           "Bound on each database call");
 ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(5),
           "How often queue statistics are sampled (own connection)");
+ABSL_FLAG(int, auto_disable_after_failures, 50,
+          "Disable a subscription after this many deliveries in a row ended "
+          "failed (0: never)");
+ABSL_FLAG(absl::Duration, auto_disable_after, absl::Hours(5 * 24),
+          "Disable a subscription whose every attempt has failed for this "
+          "long (0: never)");
 
 namespace {
 
@@ -112,6 +118,9 @@ int Run() {
   options.dispatch.seed = absl::Uniform<uint64_t>(absl::BitGen());
   options.db_timeout = absl::GetFlag(FLAGS_db_timeout);
   options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  options.auto_disable.failed_in_a_row =
+      absl::GetFlag(FLAGS_auto_disable_after_failures);
+  options.auto_disable.failing_for = absl::GetFlag(FLAGS_auto_disable_after);
   if (absl::Status s = dispatch::ValidateWorkerOptions(
           options, absl::GetFlag(FLAGS_request_timeout));
       !s.ok()) {

@@ -270,6 +270,21 @@ absl::StatusOr<int> FakeDeliveryStore::Release(
   return applied;
 }
 
+absl::StatusOr<std::vector<std::string>> FakeDeliveryStore::DisableFailing(
+    const std::vector<store::FailingSubscription>& failing,
+    absl::Time /*deadline*/) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const store::FailingSubscription& f : failing) {
+    auto it = subscriptions_.find(f.subscription_id);
+    if (it == subscriptions_.end() || !it->second.enabled) continue;
+    it->second.enabled = false;
+    it->second.disabled_reason = f.reason;
+    out.push_back(f.subscription_id);
+  }
+  return out;
+}
+
 absl::StatusOr<store::QueueStats> FakeDeliveryStore::Stats(
     absl::Time /*deadline*/) {
   absl::MutexLock lock(&mu_);

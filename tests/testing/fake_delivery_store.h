@@ -65,6 +65,12 @@ class FakeDeliveryStore : public store::DeliveryStore {
   absl::StatusOr<int> Release(const std::vector<store::LeaseRelease>& releases,
                               absl::Time deadline) override;
   absl::StatusOr<store::QueueStats> Stats(absl::Time deadline) override;
+  // The fake keeps no lane health (its CompleteResult.failing is always
+  // empty, so a worker never asks): disables every enabled one it is given,
+  // without the conditions.
+  absl::StatusOr<std::vector<std::string>> DisableFailing(
+      const std::vector<store::FailingSubscription>& failing,
+      absl::Time deadline) override;
 
   // Set-up. A subscription's lane holds at most `max_in_flight` leased
   // deliveries.

@@ -788,6 +788,61 @@ TEST_F(WorkerTest, RotationSignsWithBothSecretsDuringTheGracePeriodOnly) {
                                    EventBody(after)));
 }
 
+// The contract's auto-disable, with a threshold of 3: after three
+// deliveries in a row failed the subscription is disabled with a reason, the
+// metric counts it, and what is published next is held; enabled again, it
+// goes out.
+TEST_F(WorkerTest, KeepsFailingThenAutoDisabledAndLaterDeliveriesHeld) {
+  const Subscription subscription = CreateSubscription(receiver_->url("/f"));
+  std::atomic<bool> fail{true};
+  receiver_->SetResponder([&fail](const ReceivedRequest&) {
+    return ReceiverResponse{.status = fail ? 500 : 200};
+  });
+  WorkerOptions options = FastOptions();
+  options.dispatch.retry.max_attempts = 1;
+  options.auto_disable.failed_in_a_row = 3;
+  StartWorker(options);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(AwaitState(Publish(), "failed"));
+  auto value = [&](const std::string& column) {
+    return db().QueryValue(absl::StrCat("SELECT ", column,
+                                        " FROM subscriptions WHERE id = '",
+                                        subscription.id, "'"));
+  };
+  // (The metric counts once the disabling statement has returned.)
+  ASSERT_TRUE(Eventually([&] {
+    return value("enabled") == "f" && metrics_->auto_disabled.Value() == 1;
+  }));
+  EXPECT_EQ(value("disabled_reason"),
+            "disabled automatically: 3 deliveries in a row failed");
+  EXPECT_EQ(receiver_->request_count(), 3u);
+
+  // Held: published after, not sent while disabled.
+  fail = false;
+  Publish();
+  const std::string control_sub =
+      CreateSubscription(receiver_->url("/control")).id;
+  Publish();  // to both: the control subscription's goes out
+  ASSERT_TRUE(Eventually([&] {
+    return db().Count(absl::StrCat(
+               "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+               control_sub, "' AND state = 'delivered'")) == 1;
+  }));
+  EXPECT_EQ(db().Count(absl::StrCat(
+                "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+                subscription.id, "' AND state = 'pending' AND attempts = 0")),
+            2);
+  store::SubscriptionUpdate enable;
+  enable.tenant_id = tenant_;
+  enable.id = subscription.id;
+  enable.enabled = true;
+  ASSERT_THAT(subscriptions().Update(enable, absl::Now() + kWait), IsOk());
+  ASSERT_TRUE(Eventually([&] {
+    return db().Count(absl::StrCat(
+               "SELECT count(*) FROM deliveries WHERE subscription_id = '",
+               subscription.id, "' AND state = 'delivered'")) == 2;
+  }));
+}
+
 TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
   CreateSubscription(receiver_->url("/hooks/a"));
   receiver_->RespondWith({.delay = absl::Seconds(2)});
@@ -1189,6 +1244,11 @@ class BlockingStore : public store::DeliveryStore {
   }
   absl::StatusOr<store::QueueStats> Stats(absl::Time deadline) override {
     return inner_.Stats(deadline);
+  }
+  absl::StatusOr<std::vector<std::string>> DisableFailing(
+      const std::vector<store::FailingSubscription>& failing,
+      absl::Time deadline) override {
+    return inner_.DisableFailing(failing, deadline);
   }
   void Block() {
     absl::MutexLock lock(&mu_);

@@ -573,6 +573,87 @@ TEST_F(PgDeliveryStoreTest, CompleteHandsFreedSlotsBackToTheirOwnLanes) {
   EXPECT_EQ(Leased("sub_s"), 2);
 }
 
+DeliveryOutcome FailedFinally(const LeasedDelivery& d) {
+  return Outcome(d, DeliveryOutcome::State::kFailed, 500, "http_5xx");
+}
+
+// The lane keeps how its deliveries have been ending: failed ones in a row
+// (a success resets the count; retries are failed attempts, not failed
+// deliveries) and since when every attempt failed; a write reports the
+// lanes it recorded a failed attempt of. DisableFailing re-checks that
+// state, so a success written since cancels it.
+TEST_F(PgDeliveryStoreTest, LanesCountFailuresInARowAndDisableFailingRechecks) {
+  CreateSubscription("sub_f", 10);
+  AddDeliveries("sub_f", 6);
+  std::vector<LeasedDelivery> leased = Lease(100);
+  ASSERT_EQ(leased.size(), 6u);
+  const absl::Time first_start = absl::Now() - absl::Minutes(3);
+  DeliveryOutcome first = FailedFinally(leased[0]);
+  first.started_at = first_start;
+  DeliveryOutcome retry = Retry(leased[1], absl::Now() + absl::Hours(1));
+  retry.started_at = first_start + absl::Minutes(1);
+  absl::StatusOr<CompleteResult> written =
+      store().CompleteAndHandOff({first, retry}, {}, Deadline());
+  ASSERT_THAT(written, IsOk());
+  ASSERT_EQ(written->failing.size(), 1u);
+  EXPECT_EQ(written->failing[0].subscription_id, "sub_f");
+  EXPECT_EQ(written->failing[0].failed_in_a_row, 1);
+  EXPECT_EQ(absl::ToUnixMicros(written->failing[0].failing_since),
+            absl::ToUnixMicros(first_start));
+
+  written =
+      store().CompleteAndHandOff({FailedFinally(leased[2])}, {}, Deadline());
+  ASSERT_THAT(written, IsOk());
+  ASSERT_EQ(written->failing.size(), 1u);
+  EXPECT_EQ(written->failing[0].failed_in_a_row, 2);
+  // Still since the first failure.
+  EXPECT_EQ(absl::ToUnixMicros(written->failing[0].failing_since),
+            absl::ToUnixMicros(first_start));
+
+  // Not yet three in a row: nothing disabled.
+  absl::StatusOr<std::vector<std::string>> disabled =
+      store().DisableFailing({{.subscription_id = "sub_f",
+                               .reason = "test: 3 in a row",
+                               .min_failed_in_a_row = 3}},
+                             Deadline());
+  ASSERT_THAT(disabled, IsOk());
+  EXPECT_THAT(*disabled, IsEmpty());
+  EXPECT_EQ(LaneValue("sub_f", "enabled"), "true");
+
+  // A success resets both, and a write without failures reports nothing.
+  written = store().CompleteAndHandOff({Delivered(leased[3])}, {}, Deadline());
+  ASSERT_THAT(written, IsOk());
+  EXPECT_THAT(written->failing, IsEmpty());
+  EXPECT_EQ(LaneValue("sub_f", "failed_in_a_row"), "0");
+  EXPECT_EQ(LaneValue("sub_f", "failing_since IS NULL"), "true");
+
+  written = store().CompleteAndHandOff(
+      {FailedFinally(leased[4]), FailedFinally(leased[5])}, {}, Deadline());
+  ASSERT_THAT(written, IsOk());
+  ASSERT_EQ(written->failing.size(), 1u);
+  EXPECT_EQ(written->failing[0].failed_in_a_row, 2);
+  // By time: failing since before the cutoff.
+  disabled = store().DisableFailing(
+      {{.subscription_id = "sub_f",
+        .reason = "test: failing for a minute",
+        .min_failed_in_a_row = 3,
+        .failing_before = absl::Now() + absl::Minutes(1)}},
+      Deadline());
+  ASSERT_THAT(disabled, IsOk());
+  EXPECT_THAT(*disabled, ElementsAre("sub_f"));
+  EXPECT_EQ(LaneValue("sub_f", "enabled"), "false");
+  EXPECT_EQ(
+      Value("SELECT disabled_reason FROM subscriptions WHERE id = 'sub_f'"),
+      "test: failing for a minute");
+  // Already disabled: not again.
+  disabled = store().DisableFailing({{.subscription_id = "sub_f",
+                                      .reason = "again",
+                                      .min_failed_in_a_row = 1}},
+                                    Deadline());
+  ASSERT_THAT(disabled, IsOk());
+  EXPECT_THAT(*disabled, IsEmpty());
+}
+
 TEST_F(PgDeliveryStoreTest, HandOffKeepsToALoweredCapAndSkipsADisabledLane) {
   CreateSubscription("sub_s", 4);
   CreateSubscription("sub_g", 2);
