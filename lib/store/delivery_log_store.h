@@ -53,6 +53,32 @@ struct DeliveryRecord {
   std::vector<AttemptRecord> attempt_log;
 };
 
+// A subscription's health, for operators (GetSubscriptionStats).
+struct SubscriptionStatsRecord {
+  bool enabled = true;
+  std::string disabled_reason;
+  // Open deliveries, all of them; each counted up to kStatsCountCap (the cap
+  // then means at least that many). pending and held are the same rows told
+  // apart by whether the subscription is enabled.
+  int64_t pending = 0;
+  int64_t in_flight = 0;
+  int64_t held = 0;
+  // Deliveries created in the last 24 hours by how they ended, over at most
+  // the newest kStatsCountCap of them (capped_24h then).
+  int64_t delivered_24h = 0;
+  int64_t failed_24h = 0;
+  int64_t discarded_24h = 0;
+  bool capped_24h = false;
+  // Of the last attempt that succeeded and of the last that failed.
+  std::optional<absl::Time> last_success_at;
+  std::optional<absl::Time> last_failure_at;
+  // Deliveries ended 'failed' since the last one delivered, and since when
+  // every attempt has failed (as auto-disable counts them).
+  int failed_in_a_row = 0;
+  std::optional<absl::Time> failing_since;
+};
+inline constexpr int64_t kStatsCountCap = 100000;
+
 // Every filter is optional; set ones must all hold.
 struct DeliveryQuery {
   std::string tenant_id;
@@ -110,6 +136,12 @@ class DeliveryLogStore {
   // at most kOperatorBatch rows. Stops early if the subscription is enabled
   // meanwhile (what is left is then being delivered). FAILED_PRECONDITION
   // when it is enabled at the start.
+  // NOT_FOUND for a subscription not of this tenant. Cost: bounded by
+  // kStatsCountCap rows per count, read through indexes.
+  virtual absl::StatusOr<SubscriptionStatsRecord> Stats(
+      absl::string_view tenant_id, absl::string_view subscription_id,
+      absl::Time deadline) = 0;
+
   virtual absl::StatusOr<int64_t> DiscardHeld(absl::string_view tenant_id,
                                               absl::string_view subscription_id,
                                               absl::Time before,

@@ -316,6 +316,62 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
     }
   }
 
+  absl::StatusOr<SubscriptionStatsRecord> Stats(
+      absl::string_view tenant_id, absl::string_view subscription_id,
+      absl::Time deadline) override {
+    return WithConnection<SubscriptionStatsRecord>(
+        pool_, deadline, "subscription stats",
+        [&](PgConnection& c) -> absl::StatusOr<SubscriptionStatsRecord> {
+          pqxx::nontransaction tx(c.get());
+          // Each count reads at most `cap` index entries: the open ones
+          // through the lane's partial indexes, the last day's through
+          // (subscription_id, created_at).
+          pqxx::result r = tx.exec_params(
+              "SELECT s.enabled, s.disabled_reason, l.failed_in_a_row, "
+              "(extract(epoch from l.failing_since) * 1000000)::bigint, "
+              "(extract(epoch from l.last_success_at) * 1000000)::bigint, "
+              "(extract(epoch from l.last_failure_at) * 1000000)::bigint, "
+              "(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE "
+              "d.subscription_id = s.id AND d.state = 'pending' AND "
+              "d.leased_until IS NULL LIMIT $3) x), "
+              "(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE "
+              "d.subscription_id = s.id AND d.leased_until IS NOT NULL LIMIT "
+              "$3) x), "
+              "day.delivered, day.failed, day.discarded, day.n "
+              "FROM subscriptions s JOIN delivery_lanes l ON "
+              "l.subscription_id = s.id CROSS JOIN LATERAL (SELECT count(*) "
+              "FILTER (WHERE state = 'delivered') AS delivered, count(*) "
+              "FILTER (WHERE state = 'failed') AS failed, count(*) FILTER "
+              "(WHERE state = 'discarded') AS discarded, count(*) AS n FROM "
+              "(SELECT state FROM deliveries d WHERE d.subscription_id = s.id "
+              "AND d.created_at >= now() - interval '24 hours' ORDER BY "
+              "d.created_at DESC LIMIT $4) r) day "
+              "WHERE s.tenant_id = $1 AND s.id = $2",
+              std::string(tenant_id), std::string(subscription_id),
+              kStatsCountCap, kStatsCountCap);
+          if (r.empty()) return SubscriptionNotFound(subscription_id);
+          const pqxx::row row = r[0];
+          auto time = [&](int i) -> std::optional<absl::Time> {
+            if (row[i].is_null()) return std::nullopt;
+            return FromEpochMicros(row[i]);
+          };
+          SubscriptionStatsRecord st;
+          st.enabled = row[0].as<bool>();
+          st.disabled_reason = row[1].as<std::string>();
+          st.failed_in_a_row = row[2].as<int>();
+          st.failing_since = time(3);
+          st.last_success_at = time(4);
+          st.last_failure_at = time(5);
+          (st.enabled ? st.pending : st.held) = row[6].as<int64_t>();
+          st.in_flight = row[7].as<int64_t>();
+          st.delivered_24h = row[8].as<int64_t>();
+          st.failed_24h = row[9].as<int64_t>();
+          st.discarded_24h = row[10].as<int64_t>();
+          st.capped_24h = row[11].as<int64_t>() >= kStatsCountCap;
+          return st;
+        });
+  }
+
  private:
   static absl::StatusOr<DeliveryRecord> ReadOne(pqxx::transaction_base& tx,
                                                 absl::string_view tenant_id,

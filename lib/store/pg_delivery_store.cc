@@ -258,7 +258,9 @@ freed AS (
          min(done.next_attempt_at) FILTER (WHERE done.state = 'pending') AS retry_at,
          count(*) FILTER (WHERE done.state = 'delivered')::int AS delivered,
          count(*) FILTER (WHERE done.state = 'failed')::int AS failed,
-         min(i.started_at) FILTER (WHERE done.state <> 'delivered') AS first_error_at
+         min(i.started_at) FILTER (WHERE done.state <> 'delivered') AS first_error_at,
+         max(i.started_at) FILTER (WHERE done.state <> 'delivered') AS last_error_at,
+         max(i.started_at) FILTER (WHERE done.state = 'delivered') AS last_success_at
   FROM done JOIN input i ON i.id = done.id
   GROUP BY done.subscription_id),
 room AS (
@@ -302,7 +304,9 @@ lanes AS (
                              ELSE l.failed_in_a_row + f.failed END,
       failing_since = CASE WHEN f.delivered > 0 AND f.first_error_at IS NULL THEN NULL
                            WHEN f.delivered > 0 THEN f.first_error_at
-                           ELSE coalesce(l.failing_since, f.first_error_at) END
+                           ELSE coalesce(l.failing_since, f.first_error_at) END,
+      last_success_at = greatest(l.last_success_at, f.last_success_at),
+      last_failure_at = greatest(l.last_failure_at, f.last_error_at)
   FROM freed f
   LEFT JOIN (SELECT subscription_id, count(*)::int AS n FROM chosen GROUP BY subscription_id) h
     ON h.subscription_id = f.subscription_id

@@ -61,6 +61,10 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
       grpc::ServerContext* context,
       const v1::RotateSigningSecretRequest* request,
       v1::RotateSigningSecretResponse* response) override;
+  grpc::Status GetSubscriptionStats(
+      grpc::ServerContext* context,
+      const v1::GetSubscriptionStatsRequest* request,
+      v1::SubscriptionStats* response) override;
 
   // RotateSigningSecret's grace period when unset, and its most.
   static constexpr absl::Duration kDefaultGrace = absl::Hours(24);

@@ -431,4 +431,45 @@ grpc::Status SubscriptionServiceImpl::RotateSigningSecret(
   return ToGrpcStatus(run());
 }
 
+grpc::Status SubscriptionServiceImpl::GetSubscriptionStats(
+    grpc::ServerContext* context,
+    const v1::GetSubscriptionStatsRequest* request,
+    v1::SubscriptionStats* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        store::SubscriptionStatsRecord st,
+        deps_.deliveries->Stats(request->tenant_id(), request->id(),
+                                Deadline(*context)));
+    auto set = [](std::optional<absl::Time> t,
+                  google::protobuf::Timestamp* out) {
+      if (t.has_value())
+        *out = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*t));
+    };
+    response->set_subscription_id(request->id());
+    response->set_enabled(st.enabled);
+    response->set_disabled_reason(st.disabled_reason);
+    response->set_pending(st.pending);
+    response->set_in_flight(st.in_flight);
+    response->set_held(st.held);
+    response->set_delivered_24h(st.delivered_24h);
+    response->set_failed_24h(st.failed_24h);
+    response->set_discarded_24h(st.discarded_24h);
+    response->set_last_24h_capped(st.capped_24h);
+    const int64_t ended = st.delivered_24h + st.failed_24h;
+    response->set_success_ratio_24h(
+        ended == 0 ? 0.0
+                   : static_cast<double>(st.delivered_24h) /
+                         static_cast<double>(ended));
+    set(st.last_success_at, response->mutable_last_success_time());
+    set(st.last_failure_at, response->mutable_last_failure_time());
+    response->set_consecutive_failed_deliveries(st.failed_in_a_row);
+    set(st.failing_since, response->mutable_failing_since());
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run());
+}
+
 }  // namespace webhooks::api

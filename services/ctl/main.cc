@@ -169,6 +169,8 @@ const std::vector<Method>& Methods() {
                          &Subscriptions::Stub::DeleteSubscription),
       Rpc<Subscriptions>("RotateSigningSecret",
                          &Subscriptions::Stub::RotateSigningSecret),
+      Rpc<Subscriptions>("GetSubscriptionStats",
+                         &Subscriptions::Stub::GetSubscriptionStats),
       Rpc<Events>("PublishEvent", &Events::Stub::PublishEvent),
       Rpc<Events>("PublishEvents", &Events::Stub::PublishEvents),
       Rpc<Events>("GetEvent", &Events::Stub::GetEvent),

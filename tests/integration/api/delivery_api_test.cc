@@ -545,6 +545,77 @@ TEST_F(DeliveryApiTest, DiscardEndsHeldDeliveriesBeforeTheCutoffOnly) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(DeliveryApiTest, SubscriptionStatsCountByStateAndShowTheLanesHealth) {
+  const std::string tenant = RandomTenant();
+  const std::string sub =
+      CreateSubscription(tenant, {"engagement_dispatched"}).subscription().id();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(PublishOne(tenant)[0]);
+  SetState(ids[0], "delivered", 1);
+  SetState(ids[1], "delivered", 2);
+  SetState(ids[2], "failed", 10);
+  db().Query(absl::StrCat(
+      "UPDATE deliveries SET leased_until = now() + interval '1 minute', "
+      "lease_owner = 'w' WHERE id = ",
+      Num(ids[3]), " RETURNING 1"));
+  // Delivered, but two days ago: not in the last 24 hours.
+  SetState(ids[5], "delivered", 1);
+  db().Query(absl::StrCat(
+      "UPDATE deliveries SET created_at = now() - interval '2 days' WHERE id "
+      "= ",
+      Num(ids[5]), " RETURNING 1"));
+  db().Query(absl::StrCat(
+      "UPDATE delivery_lanes SET failed_in_a_row = 1, failing_since = "
+      "'2026-11-30T10:00:00Z', last_success_at = '2026-11-30T09:00:00Z', "
+      "last_failure_at = '2026-11-30T11:00:00Z' WHERE subscription_id = '",
+      sub, "' RETURNING 1"));
+  v1::GetSubscriptionStatsRequest request;
+  request.set_tenant_id(tenant);
+  request.set_id(sub);
+  v1::SubscriptionStats st;
+  grpc::Status status =
+      subscriptions().GetSubscriptionStats(Context().get(), request, &st);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(st.subscription_id(), sub);
+  EXPECT_TRUE(st.enabled());
+  EXPECT_EQ(st.pending(), 1);
+  EXPECT_EQ(st.in_flight(), 1);
+  EXPECT_EQ(st.held(), 0);
+  EXPECT_EQ(st.delivered_24h(), 2);
+  EXPECT_EQ(st.failed_24h(), 1);
+  EXPECT_EQ(st.discarded_24h(), 0);
+  EXPECT_FALSE(st.last_24h_capped());
+  EXPECT_DOUBLE_EQ(st.success_ratio_24h(), 2.0 / 3.0);
+  EXPECT_EQ(st.consecutive_failed_deliveries(), 1);
+  EXPECT_EQ(st.failing_since().seconds(), 1796032800);  // 10:00
+  EXPECT_EQ(st.last_success_time().seconds(), 1796029200);
+  EXPECT_EQ(st.last_failure_time().seconds(), 1796036400);
+
+  // Disabled: the waiting one is held, and the reason shows.
+  db().Query(absl::StrCat(
+      "UPDATE subscriptions SET enabled = false, disabled_reason = 'test "
+      "reason' WHERE id = '",
+      sub, "' RETURNING 1"));
+  ASSERT_TRUE(
+      subscriptions().GetSubscriptionStats(Context().get(), request, &st).ok());
+  EXPECT_FALSE(st.enabled());
+  EXPECT_EQ(st.disabled_reason(), "test reason");
+  EXPECT_EQ(st.pending(), 0);
+  EXPECT_EQ(st.held(), 1);
+
+  request.set_tenant_id(RandomTenant());
+  EXPECT_EQ(subscriptions()
+                .GetSubscriptionStats(Context().get(), request, &st)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_tenant_id(tenant);
+  request.clear_id();
+  EXPECT_EQ(subscriptions()
+                .GetSubscriptionStats(Context().get(), request, &st)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(DeliveryApiTest, DiscardWorksThroughMoreThanOneBatch) {
   const std::string tenant = RandomTenant();
   const std::string sub =

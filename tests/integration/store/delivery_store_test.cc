@@ -609,6 +609,9 @@ TEST_F(PgDeliveryStoreTest, LanesCountFailuresInARowAndDisableFailingRechecks) {
   // Still since the first failure.
   EXPECT_EQ(absl::ToUnixMicros(written->failing[0].failing_since),
             absl::ToUnixMicros(first_start));
+  EXPECT_EQ(LaneValue("sub_f", "last_success_at IS NULL"), "true");
+  EXPECT_EQ(LaneValue("sub_f", "last_failure_at > now() - interval '1 minute'"),
+            "true");
 
   // Not yet three in a row: nothing disabled.
   absl::StatusOr<std::vector<std::string>> disabled =
@@ -626,6 +629,10 @@ TEST_F(PgDeliveryStoreTest, LanesCountFailuresInARowAndDisableFailingRechecks) {
   EXPECT_THAT(written->failing, IsEmpty());
   EXPECT_EQ(LaneValue("sub_f", "failed_in_a_row"), "0");
   EXPECT_EQ(LaneValue("sub_f", "failing_since IS NULL"), "true");
+  EXPECT_EQ(LaneValue("sub_f", "last_success_at > now() - interval '1 minute'"),
+            "true");
+  // The last failure stays on record.
+  EXPECT_EQ(LaneValue("sub_f", "last_failure_at IS NOT NULL"), "true");
 
   written = store().CompleteAndHandOff(
       {FailedFinally(leased[4]), FailedFinally(leased[5])}, {}, Deadline());
