@@ -82,7 +82,10 @@ done
 
 "$bin/api/webhooks-api" migrate
 
-"$bin/api/webhooks-api" serve --metrics_addr=127.0.0.1:9464 &
+# Development only, as for the worker below: SendTestEvent may call the
+# loopback receiver and trusts the development CA.
+WEBHOOKS_CA_BUNDLE="$tls/bundle.pem" WEBHOOKS_ALLOW_CIDRS="127.0.0.0/8,::1/128" \
+  "$bin/api/webhooks-api" serve --metrics_addr=127.0.0.1:9464 &
 pids+=($!)
 # Development only: the receiver is on loopback, which the SSRF guard refuses
 # unless allowed.

@@ -13,7 +13,7 @@ constexpr char kColumns[] =
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from updated_at) * 1000000)::bigint, version, "
     "(extract(epoch from previous_signing_secret_expires_at) * "
-    "1000000)::bigint";
+    "1000000)::bigint, coalesce(previous_signing_secret_sealed, '')";
 
 SubscriptionRecord ReadRecord(const pqxx::row& row) {
   SubscriptionRecord r;
@@ -30,6 +30,7 @@ SubscriptionRecord ReadRecord(const pqxx::row& row) {
   r.create_time = FromEpochMicros(row[10]);
   r.update_time = FromEpochMicros(row[11]);
   r.version = row[12].as<int64_t>();
+  r.previous_signing_secret_sealed = row[14].as<std::string>();
   if (!row[13].is_null())
     r.previous_secret_expires_at = FromEpochMicros(row[13]);
   return r;

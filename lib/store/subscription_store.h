@@ -31,8 +31,9 @@ struct SubscriptionRecord {
   absl::Time create_time;  // set by the store
   absl::Time update_time;  // set by the store
   int64_t version = 0;     // set by the store; +1 on every update
-  // Set by the store: until when the previous signing secret (of the last
-  // rotation) still signs; InfinitePast when there is none.
+  // Set by the store: the previous signing secret (of the last rotation,
+  // sealed) and until when it still signs; "" and InfinitePast when none.
+  std::string previous_signing_secret_sealed;
   absl::Time previous_secret_expires_at = absl::InfinitePast();
 };
 

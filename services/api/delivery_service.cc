@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/status_macros.h"
+#include "lib/common/utf8.h"
 #include "lib/domain/event_types.h"
 #include "services/api/auth.h"
 #include "services/api/event_codec.h"
@@ -99,44 +100,6 @@ v1::DeliveryState ToProto(store::DeliveryState state) {
   return v1::DELIVERY_STATE_UNSPECIFIED;
 }
 
-// Bytes as UTF-8 text: valid sequences kept, every other byte U+FFFD (a
-// protobuf string must be UTF-8; response bodies need not be).
-std::string AsUtf8(absl::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  size_t i = 0;
-  while (i < bytes.size()) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    size_t len = 0;
-    uint32_t min = 0;
-    if (c < 0x80) {
-      len = 1;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000;
-    }
-    bool ok = len > 0 && i + len <= bytes.size();
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(bytes[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(bytes.data() + i, len);
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
 void ToProto(const store::DeliveryRecord& d, v1::Delivery* out) {
   out->set_id(absl::StrCat(kDeliveryIdPrefix, d.id));
   out->set_tenant_id(d.tenant_id);
@@ -162,7 +125,7 @@ void ToProto(const store::DeliveryRecord& d, v1::Delivery* out) {
         TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(a.duration));
     pa->set_status_code(a.http_status);
     pa->set_error_class(a.error_class);
-    pa->set_response_excerpt(AsUtf8(a.response_excerpt));
+    pa->set_response_excerpt(common::ToValidUtf8(a.response_excerpt));
   }
 }
 

@@ -19,6 +19,8 @@
 #include "lib/common/env.h"
 #include "lib/common/log.h"
 #include "lib/common/main_support.h"
+#include "lib/delivery/address_policy.h"
+#include "lib/delivery/curl_http_transport.h"
 #include "lib/metrics/api_metrics.h"
 #include "lib/metrics/http_endpoint.h"
 #include "lib/security/api_tokens.h"
@@ -63,6 +65,16 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(int, default_max_in_flight, 64,
           "A subscription's max_in_flight when the client gives 0 (at least "
           "1)");
+ABSL_FLAG(std::string, allow_cidrs, "",
+          "SendTestEvent: CIDRs that may be called although private, e.g. "
+          "10.0.0.0/8 (as the worker's flag). Env WEBHOOKS_ALLOW_CIDRS");
+ABSL_FLAG(std::string, ca_bundle, "",
+          "SendTestEvent: PEM file of CAs trusted instead of the system's. "
+          "Env WEBHOOKS_CA_BUNDLE");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "SendTestEvent: TCP + TLS connect timeout");
+ABSL_FLAG(absl::Duration, request_timeout, absl::Seconds(30),
+          "SendTestEvent: whole request timeout");
 ABSL_FLAG(int, max_in_flight_limit, 1000,
           "The largest max_in_flight a client may set (at least "
           "--default_max_in_flight)");
@@ -197,6 +209,25 @@ int RunServe() {
           });
   if (!endpoint.ok()) return Fail("metrics endpoint", endpoint.status());
 
+  // SendTestEvent sends as the worker does: the same transport, address
+  // policy and trust.
+  absl::StatusOr<delivery::AddressPolicy> policy =
+      delivery::AddressPolicy::Create(common::FlagOrEnv(
+          absl::GetFlag(FLAGS_allow_cidrs), "WEBHOOKS_ALLOW_CIDRS", ""));
+  if (!policy.ok()) return Fail("allow_cidrs", policy.status());
+  delivery::CurlTransportOptions transport_options;
+  transport_options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  transport_options.total_timeout = absl::GetFlag(FLAGS_request_timeout);
+  transport_options.ca_bundle = common::FlagOrEnv(
+      absl::GetFlag(FLAGS_ca_bundle), "WEBHOOKS_CA_BUNDLE", "");
+  transport_options.user_agent = absl::StrCat("webhooks/", WEBHOOKS_VERSION);
+  transport_options.max_connections =
+      api::SubscriptionServiceImpl::kMaxTestSends;
+  transport_options.address_policy = *policy;
+  absl::StatusOr<std::unique_ptr<delivery::HttpTransport>> transport =
+      delivery::NewCurlHttpTransport(transport_options);
+  if (!transport.ok()) return Fail("http transport", transport.status());
+
   api::ServerOptions options;
   options.metrics = &api_metrics;
   options.enable_reflection = absl::GetFlag(FLAGS_grpc_reflection);
@@ -212,7 +243,8 @@ int RunServe() {
                                       .deliveries = deliveries.get(),
                                       .sealer = &*sealer,
                                       .tokens = &*tokens,
-                                      .clock = common::Clock::Real()});
+                                      .clock = common::Clock::Real(),
+                                      .transport = transport->get()});
   if (!server.ok()) return Fail("gRPC server", server.status());
   common::LogInfo("webhooks-api ", WEBHOOKS_VERSION, " serving gRPC on ",
                   options.listen_address, " (port ", (*server)->port(),

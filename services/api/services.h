@@ -5,7 +5,10 @@
 #ifndef WEBHOOKS_SERVICES_API_SERVICES_H_
 #define WEBHOOKS_SERVICES_API_SERVICES_H_
 
+#include <atomic>
+
 #include "lib/common/clock.h"
+#include "lib/delivery/http_transport.h"
 #include "lib/security/api_tokens.h"
 #include "lib/security/sealer.h"
 #include "lib/store/delivery_log_store.h"
@@ -25,6 +28,8 @@ struct ServiceDeps {
   const security::Sealer* sealer = nullptr;
   const security::ApiTokens* tokens = nullptr;
   common::Clock* clock = nullptr;
+  // For SendTestEvent; without one it is FAILED_PRECONDITION.
+  delivery::HttpTransport* transport = nullptr;
 };
 
 // The subscription service's settings (webhooks-api flags of the same names).
@@ -65,6 +70,13 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
       grpc::ServerContext* context,
       const v1::GetSubscriptionStatsRequest* request,
       v1::SubscriptionStats* response) override;
+  grpc::Status SendTestEvent(grpc::ServerContext* context,
+                             const v1::SendTestEventRequest* request,
+                             v1::SendTestEventResponse* response) override;
+
+  // Test sends running at once, at most (each holds a handler thread while
+  // the endpoint answers).
+  static constexpr int kMaxTestSends = 8;
 
   // RotateSigningSecret's grace period when unset, and its most.
   static constexpr absl::Duration kDefaultGrace = absl::Hours(24);
@@ -73,6 +85,7 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
  private:
   ServiceDeps deps_;
   SubscriptionServiceConfig config_;
+  std::atomic<int> test_sends_{0};
 };
 
 class EventServiceImpl final : public v1::EventService::Service {

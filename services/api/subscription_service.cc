@@ -1,21 +1,29 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/ids.h"
 #include "lib/common/status_macros.h"
+#include "lib/common/utf8.h"
+#include "lib/dispatch/request_builder.h"
 #include "lib/domain/custom_headers.h"
+#include "lib/domain/event_types.h"
 #include "lib/domain/validation.h"
 #include "lib/security/sealed_fields.h"
 #include "lib/security/signing_secret.h"
 #include "services/api/auth.h"
+#include "services/api/event_codec.h"
+#include "services/api/sample_events.h"
 #include "services/api/services.h"
 
 namespace webhooks::api {
@@ -467,6 +475,94 @@ grpc::Status SubscriptionServiceImpl::GetSubscriptionStats(
     set(st.last_failure_at, response->mutable_last_failure_time());
     response->set_consecutive_failed_deliveries(st.failed_in_a_row);
     set(st.failing_since, response->mutable_failing_since());
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status SubscriptionServiceImpl::SendTestEvent(
+    grpc::ServerContext* context, const v1::SendTestEventRequest* request,
+    v1::SendTestEventResponse* response) {
+  auto run = [&]() -> absl::Status {
+    WEBHOOKS_RETURN_IF_ERROR(
+        Authorize(*deps_.tokens, *context, request->tenant_id()));
+    WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
+    if (!request->event_type().empty() &&
+        !domain::IsEventType(request->event_type())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event_type: \"", request->event_type().substr(0, 64),
+                       "\" is not an event type (",
+                       absl::StrJoin(domain::AllEventTypes(), ", "), ")"));
+    }
+    if (deps_.transport == nullptr) {
+      return absl::FailedPreconditionError(
+          "test sends are not configured on this server");
+    }
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        store::SubscriptionRecord s,
+        deps_.subscriptions->Get(request->tenant_id(), request->id(),
+                                 Deadline(*context)));
+    const std::string type = request->event_type().empty()
+                                 ? s.event_types.front()
+                                 : request->event_type();
+    const absl::Time now = deps_.clock->Now();
+    thread_local absl::BitGen rng;
+    const std::string event_id =
+        common::NewId(common::kEventIdPrefix, now, rng);
+    WEBHOOKS_ASSIGN_OR_RETURN(std::string body,
+                              RenderBody(*SampleEvent(type), event_id));
+    // As a lease hands it to the worker, so that the request is built by the
+    // same code.
+    store::LeasedDelivery d;
+    d.attempt = 1;
+    d.tenant_id = s.tenant_id;
+    d.event_id = event_id;
+    d.event_type = type;
+    d.body = std::make_shared<const std::string>(body);
+    d.subscription_id = s.id;
+    d.target_url = s.target_url;
+    d.custom_headers_sealed = s.custom_headers_sealed;
+    d.signing_secret_sealed = s.signing_secret_sealed;
+    if (s.previous_secret_expires_at > now) {
+      d.previous_signing_secret_sealed = s.previous_signing_secret_sealed;
+    }
+    WEBHOOKS_ASSIGN_OR_RETURN(delivery::HttpRequest http,
+                              dispatch::BuildRequest(d, *deps_.sealer, now));
+
+    if (test_sends_.fetch_add(1) >= kMaxTestSends) {
+      test_sends_.fetch_sub(1);
+      return absl::ResourceExhaustedError(
+          "too many test sends at once; try again shortly");
+    }
+    // The callback may outlive this call (a deadline shorter than the
+    // request): it only touches what it shares.
+    struct Shared {
+      absl::Notification done;
+      delivery::HttpResult result;
+    };
+    auto shared = std::make_shared<Shared>();
+    deps_.transport->Submit(std::move(http),
+                            [shared](delivery::HttpResult result) {
+                              shared->result = std::move(result);
+                              shared->done.Notify();
+                            });
+    const bool finished =
+        shared->done.WaitForNotificationWithDeadline(Deadline(*context));
+    test_sends_.fetch_sub(1);
+    if (!finished) {
+      return absl::DeadlineExceededError(
+          "the endpoint did not answer within the call's deadline (the "
+          "request timeout may be longer)");
+    }
+    const delivery::HttpResult& r = shared->result;
+    response->set_event_id(event_id);
+    response->set_body(body);
+    response->set_status_code(r.http_status);
+    *response->mutable_duration() =
+        TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(r.duration));
+    response->set_error_class(
+        std::string(domain::ErrorClassName(r.error_class)));
+    response->set_response_excerpt(common::ToValidUtf8(r.response_excerpt));
     return absl::OkStatus();
   };
   return ToGrpcStatus(run());

@@ -171,6 +171,7 @@ const std::vector<Method>& Methods() {
                          &Subscriptions::Stub::RotateSigningSecret),
       Rpc<Subscriptions>("GetSubscriptionStats",
                          &Subscriptions::Stub::GetSubscriptionStats),
+      Rpc<Subscriptions>("SendTestEvent", &Subscriptions::Stub::SendTestEvent),
       Rpc<Events>("PublishEvent", &Events::Stub::PublishEvent),
       Rpc<Events>("PublishEvents", &Events::Stub::PublishEvents),
       Rpc<Events>("GetEvent", &Events::Stub::GetEvent),
