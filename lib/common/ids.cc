@@ -17,18 +17,15 @@ bool IsCrockford(char c) {
   return false;
 }
 
-}  // namespace
-
-std::string NewId(absl::string_view prefix, absl::Time now,
-                  absl::BitGenRef rng) {
-  // 128 bits: 48 of milliseconds since the epoch, then 80 random.
+// 128 bits: 48 of milliseconds since the epoch, then 80 others (the top 16
+// in rand_hi).
+std::string Encode(absl::string_view prefix, absl::Time now, uint64_t rand_hi,
+                   uint64_t rand_lo) {
   const int64_t ms = absl::ToUnixMillis(now);
   const uint64_t time_bits =
       static_cast<uint64_t>(ms < 0 ? 0 : ms) & ((uint64_t{1} << 48) - 1);
-  const uint64_t rand_hi = absl::Uniform<uint64_t>(rng) & 0xFFFF;  // 16 bits
-  const uint64_t rand_lo = absl::Uniform<uint64_t>(rng);           // 64 bits
-  const uint64_t hi = (time_bits << 16) | rand_hi;  // top 64 bits
-  const uint64_t lo = rand_lo;                      // bottom 64 bits
+  const uint64_t hi = (time_bits << 16) | (rand_hi & 0xFFFF);  // top 64 bits
+  const uint64_t lo = rand_lo;                                 // bottom 64 bits
 
   std::string out(prefix);
   out.resize(prefix.size() + kUlidLength);
@@ -48,6 +45,19 @@ std::string NewId(absl::string_view prefix, absl::Time now,
     digits[i] = kCrockford[value & 0x1F];
   }
   return out;
+}
+
+}  // namespace
+
+std::string NewId(absl::string_view prefix, absl::Time now,
+                  absl::BitGenRef rng) {
+  const uint64_t rand_hi = absl::Uniform<uint64_t>(rng);
+  const uint64_t rand_lo = absl::Uniform<uint64_t>(rng);
+  return Encode(prefix, now, rand_hi, rand_lo);
+}
+
+std::string FirstIdAt(absl::string_view prefix, absl::Time t) {
+  return Encode(prefix, t, 0, 0);
 }
 
 bool IsWellFormedId(absl::string_view prefix, absl::string_view id) {

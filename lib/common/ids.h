@@ -20,6 +20,10 @@ inline constexpr absl::string_view kSubscriptionIdPrefix = "sub_";
 std::string NewId(absl::string_view prefix, absl::Time now,
                   absl::BitGenRef rng);
 
+// The smallest id NewId can make at `t`'s millisecond: every id made
+// earlier sorts below it, every id made at or after it does not.
+std::string FirstIdAt(absl::string_view prefix, absl::Time t);
+
 // True when `id` is `prefix` followed by 26 Crockford base32 characters
 // (upper case, as NewId makes them).
 bool IsWellFormedId(absl::string_view prefix, absl::string_view id);

@@ -28,6 +28,7 @@
 #include "lib/store/migrations.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "lib/store/retention.h"
 #include "services/api/event_codec.h"
 #include "services/api/metrics_interceptor.h"
 #include "services/api/server.h"
@@ -75,6 +76,14 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
           "SendTestEvent: TCP + TLS connect timeout");
 ABSL_FLAG(absl::Duration, request_timeout, absl::Seconds(30),
           "SendTestEvent: whole request timeout");
+ABSL_FLAG(absl::Duration, retention_delivered, absl::Hours(30 * 24),
+          "cleanup: delete deliveries that ended delivered or discarded, and "
+          "events left without deliveries, created longer ago than this");
+ABSL_FLAG(absl::Duration, retention_failed, absl::Hours(90 * 24),
+          "cleanup: delete deliveries that ended failed created longer ago "
+          "than this");
+ABSL_FLAG(absl::Duration, cleanup_timeout, absl::Minutes(30),
+          "cleanup: stop after this long (the next run goes on)");
 ABSL_FLAG(int, max_in_flight_limit, 1000,
           "The largest max_in_flight a client may set (at least "
           "--default_max_in_flight)");
@@ -84,9 +93,12 @@ namespace {
 using namespace webhooks;  // NOLINT: a main file
 
 constexpr char kUsage[] =
-    "webhooks-api [serve|migrate] [flags]\n"
+    "webhooks-api [serve|migrate|cleanup] [flags]\n"
     "  serve    run the gRPC API (default)\n"
     "  migrate  apply database migrations and exit (safe to run concurrently)\n"
+    "  cleanup  delete what is older than --retention_delivered / "
+    "--retention_failed,\n"
+    "           in batches of 1,000 rows, and exit (for a CronJob)\n"
     "Secrets: WEBHOOKS_SEALING_KEY or WEBHOOKS_SEALING_KEY_FILE (base64 of 32 "
     "bytes, or\n"
     "'id:key,id:key' with the primary first).";
@@ -106,6 +118,35 @@ int RunMigrate() {
   if (!applied.ok()) return Fail("migrate", applied.status());
   common::LogInfo("database schema at version ", store::LatestSchemaVersion(),
                   " (applied ", *applied, " migrations)");
+  return 0;
+}
+
+int RunCleanup() {
+  store::RetentionPolicy policy;
+  policy.delivered = absl::GetFlag(FLAGS_retention_delivered);
+  policy.failed = absl::GetFlag(FLAGS_retention_failed);
+  if (policy.delivered < absl::Hours(1) || policy.failed < absl::Hours(1)) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--retention_delivered and --retention_failed: "
+                              "must be at least 1h"));
+  }
+  const std::string database_url = DatabaseUrl();
+  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
+    return Fail("database", s);
+  }
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
+      store::PgPool::Create({.database_url = database_url,
+                             .size = 1,
+                             .statement_timeout = absl::Seconds(60)});
+  if (!pool.ok()) return Fail("database pool", pool.status());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<store::RetentionReport> report = store::DeleteExpired(
+      **pool, policy, start, start + absl::GetFlag(FLAGS_cleanup_timeout));
+  if (!report.ok()) return Fail("cleanup", report.status());
+  common::LogInfo("cleanup: deleted ", report->deliveries,
+                  " deliveries (with their attempts) and ", report->events,
+                  " events in ", report->statements, " statements, ",
+                  absl::FormatDuration(absl::Now() - start));
   return 0;
 }
 
@@ -270,6 +311,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "migrate") return RunMigrate();
+  if (command == "cleanup") return RunCleanup();
   if (command == "serve") return RunServe();
   std::cerr << "unknown command: " << command << "\n" << kUsage << "\n";
   return 2;

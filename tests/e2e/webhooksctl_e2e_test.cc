@@ -270,6 +270,45 @@ TEST_F(CtlE2eTest, ListsGetsRetriesRecoversAndDiscardsDeliveries) {
   EXPECT_EQ(discarded.discarded(), 1);
 }
 
+// `webhooks-api cleanup`, as a CronJob runs it: deletes what is old enough,
+// keeps the rest, says how much, exits 0.
+TEST_F(CtlE2eTest, ApiCleanupDeletesWhatIsOldAndExitsZero) {
+  CreateSubscription();
+  for (const char* yess : {"eng_old", "eng_new"}) {
+    Parse<v1::PublishEventResponse>(
+        Ctl({"PublishEvent",
+             absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "event": {
+           "type": "engagement_dispatched",
+           "occurred_at": "2026-11-26T14:03:11.512Z",
+           "engagement": {"yess_id": ")",
+                          yess, R"(", "channel": "email",
+                          "action": "new_thread_email"}}})")}));
+  }
+  db_->Query(
+      "UPDATE deliveries d SET state = 'delivered', completed_at = now(), "
+      "created_at = now() - interval '3 days' FROM events e WHERE e.id = "
+      "d.event_id AND e.idempotency_key LIKE '%eng_old%' RETURNING 1");
+  auto cleanup = ChildProcess::Start(
+      {WEBHOOKS_API_BINARY, "cleanup", "--retention_delivered=48h"},
+      {{"WEBHOOKS_DATABASE_URL", db_->url()}},
+      absl::StrCat(dir_, "/cleanup.log"));
+  ASSERT_TRUE(cleanup.ok()) << cleanup.status();
+  EXPECT_EQ(cleanup->Wait(absl::Seconds(60)), std::optional<int>(0))
+      << cleanup->Log();
+  EXPECT_THAT(cleanup->Log(), HasSubstr("cleanup: deleted 1 deliveries"));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deliveries"), 1);
+  // Both events are younger than 48 h: kept.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM events"), 2);
+
+  auto bad = ChildProcess::Start(
+      {WEBHOOKS_API_BINARY, "cleanup", "--retention_failed=1m"},
+      {{"WEBHOOKS_DATABASE_URL", db_->url()}},
+      absl::StrCat(dir_, "/cleanup-bad.log"));
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->Wait(absl::Seconds(60)), std::optional<int>(1));
+  EXPECT_THAT(bad->Log(), HasSubstr("--retention_failed"));
+}
+
 TEST_F(CtlE2eTest, MissingTokenIsUnauthenticatedAndExitsOne) {
   std::map<std::string, std::string> no_token = env_;
   no_token["WEBHOOKS_API_TOKEN"] = "";

@@ -65,5 +65,19 @@ TEST(IsWellFormedIdTest, RejectsWrongLengthAndAlphabet) {
   EXPECT_TRUE(IsWellFormedId("evt_", "evt_01JD7X3G2Q5T6X8V9W0Y1Z2A3B"));
 }
 
+TEST(FirstIdAtTest, SortsBetweenTheIdsMadeBeforeAndAt) {
+  absl::BitGen rng;
+  const absl::Time t = absl::FromUnixMillis(1796040000123);
+  const std::string floor = FirstIdAt(kEventIdPrefix, t);
+  EXPECT_TRUE(IsWellFormedId(kEventIdPrefix, floor));
+  EXPECT_EQ(floor.substr(floor.size() - 16), "0000000000000000");
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_LT(NewId(kEventIdPrefix, t - absl::Milliseconds(1), rng), floor);
+    EXPECT_GE(NewId(kEventIdPrefix, t, rng), floor);
+  }
+  EXPECT_EQ(FirstIdAt(kEventIdPrefix, t).substr(0, 14),
+            NewId(kEventIdPrefix, t, rng).substr(0, 14));  // same time part
+}
+
 }  // namespace
 }  // namespace webhooks::common

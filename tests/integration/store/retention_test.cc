@@ -1,0 +1,182 @@
+// Retention against a real database: exactly what is old enough goes, with
+// its attempts; pending deliveries and what they need stay; batches go on
+// past the first thousand rows.
+#include "lib/store/retention.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/common/ids.h"
+#include "lib/store/pg_stores.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
+
+namespace webhooks::store {
+namespace {
+
+using ::webhooks::testing::IsOk;
+using ::webhooks::testing::TestDatabase;
+
+class RetentionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_THAT(db, IsOk());
+    db_ = *std::move(db);
+    auto pool = PgPool::Create({.database_url = db_->url()});
+    ASSERT_THAT(pool, IsOk());
+    pool_ = *std::move(pool);
+    auto subscriptions = NewPgSubscriptionStore(pool_.get());
+    for (const std::string id : {"sub_a", "sub_b"}) {
+      SubscriptionRecord r;
+      r.id = id;
+      r.tenant_id = "t";
+      r.target_url = "https://example.com/";
+      r.event_types = {"inbound_engagement"};
+      r.custom_headers_sealed = "k1:h";
+      r.signing_secret_sealed = "k1:s";
+      r.max_in_flight = 64;
+      ASSERT_THAT(subscriptions->Create(r, absl::InfiniteFuture()), IsOk());
+    }
+  }
+
+  // An event created `age` before now_, with an id of that time.
+  std::string Event(absl::Duration age) {
+    const absl::Time at = now_ - age;
+    const std::string id = common::NewId(common::kEventIdPrefix, at, rng_);
+    db_->Query(absl::StrCat(
+        "INSERT INTO events (id, tenant_id, type, idempotency_key, body, "
+        "occurred_at, created_at) VALUES ('",
+        id, "', 't', 'inbound_engagement', '", id, "', '{}', now(), '",
+        absl::FormatTime(at), "') RETURNING 1"));
+    return id;
+  }
+
+  // A delivery of `event` to `sub`, created with its event, in `state`, with
+  // one attempt row. Returns its id.
+  std::string Delivery(const std::string& event, const std::string& sub,
+                       const std::string& state) {
+    const std::string id = db_->QueryValue(absl::StrCat(
+        "INSERT INTO deliveries (tenant_id, event_id, subscription_id, state, "
+        "created_at, completed_at) SELECT 't', id, '",
+        sub, "', '", state, "', created_at, CASE WHEN '", state,
+        "' = 'pending' THEN NULL ELSE created_at END FROM events WHERE id = '",
+        event, "' RETURNING id"));
+    db_->Query(absl::StrCat(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, "
+        "duration_us, error_class) VALUES (",
+        id, ", 1, now(), 1, 'success') RETURNING 1"));
+    return id;
+  }
+
+  bool Exists(const std::string& table, const std::string& id) {
+    return db_->Count(absl::StrCat("SELECT count(*) FROM ", table,
+                                   " WHERE id = '", id, "'")) == 1;
+  }
+  long long Attempts(const std::string& delivery) {
+    return db_->Count(absl::StrCat(
+        "SELECT count(*) FROM delivery_attempts WHERE delivery_id = ",
+        delivery));
+  }
+
+  absl::StatusOr<RetentionReport> Run(RetentionPolicy policy = {}) {
+    return DeleteExpired(*pool_, policy, now_, absl::Now() + absl::Minutes(1));
+  }
+
+  const absl::Duration kDay = absl::Hours(24);
+  const absl::Time now_ = absl::Now();
+  absl::BitGen rng_;
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgPool> pool_;
+};
+
+TEST_F(RetentionTest, DeletesExactlyWhatIsOldEnoughWithItsAttempts) {
+  const std::string old_event = Event(31 * kDay);
+  const std::string old_delivered = Delivery(old_event, "sub_a", "delivered");
+  const std::string old_discarded = Delivery(old_event, "sub_b", "discarded");
+  const std::string young_event = Event(29 * kDay);
+  const std::string young_delivered =
+      Delivery(young_event, "sub_a", "delivered");
+  // Failed ones are kept three times as long.
+  const std::string failing_event = Event(31 * kDay);
+  const std::string failed_31 = Delivery(failing_event, "sub_a", "failed");
+  const std::string ancient_event = Event(91 * kDay);
+  const std::string failed_91 = Delivery(ancient_event, "sub_b", "failed");
+  // Pending (held, say), however old: kept, and its event with it.
+  const std::string held_event = Event(200 * kDay);
+  const std::string held = Delivery(held_event, "sub_b", "pending");
+  // Events with no delivery: by age alone.
+  const std::string lonely_old = Event(31 * kDay);
+  const std::string lonely_young = Event(29 * kDay);
+
+  absl::StatusOr<RetentionReport> report = Run();
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->deliveries, 3);  // old delivered, discarded, failed at 91
+  EXPECT_FALSE(Exists("deliveries", old_delivered));
+  EXPECT_FALSE(Exists("deliveries", old_discarded));
+  EXPECT_FALSE(Exists("deliveries", failed_91));
+  EXPECT_EQ(Attempts(old_delivered), 0);
+  EXPECT_EQ(Attempts(failed_91), 0);
+  EXPECT_TRUE(Exists("deliveries", young_delivered));
+  EXPECT_TRUE(Exists("deliveries", failed_31));
+  EXPECT_TRUE(Exists("deliveries", held));
+  EXPECT_EQ(Attempts(held), 1);
+  // Events: old ones left without deliveries go (their idempotency keys with
+  // them); those still referred to, and young ones, stay.
+  EXPECT_EQ(report->events, 3);  // old_event, ancient_event, lonely_old
+  EXPECT_FALSE(Exists("events", old_event));
+  EXPECT_FALSE(Exists("events", ancient_event));
+  EXPECT_FALSE(Exists("events", lonely_old));
+  EXPECT_TRUE(Exists("events", young_event));
+  EXPECT_TRUE(Exists("events", failing_event));
+  EXPECT_TRUE(Exists("events", held_event));
+  EXPECT_TRUE(Exists("events", lonely_young));
+
+  // A second pass finds nothing more.
+  report = Run();
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->deliveries, 0);
+  EXPECT_EQ(report->events, 0);
+}
+
+TEST_F(RetentionTest, GoesOnPastOneBatchWithKeptRowsAmongTheDeleted) {
+  // 2,500 old delivered rows of one subscription with kept rows among them
+  // (failed ones younger than their period), in batches of 1,000.
+  db_->Query(absl::StrCat(
+      "INSERT INTO events (id, tenant_id, type, idempotency_key, body, "
+      "occurred_at, created_at) SELECT 'evt_' || lpad(g::text, 26, '0'), 't', "
+      "'inbound_engagement', 'k' || g, '{}', now(), now() - interval '40 "
+      "days' + g * interval '1 second' FROM generate_series(1, 2600) g "
+      "RETURNING 1"));
+  db_->Query(
+      "INSERT INTO deliveries (tenant_id, event_id, subscription_id, state, "
+      "created_at, completed_at) SELECT 't', id, 'sub_a', CASE WHEN "
+      "right(id, 2)::int % 26 = 0 THEN 'failed' ELSE 'delivered' END, "
+      "created_at, created_at FROM events RETURNING 1");
+  const long long delivered =
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'");
+  const long long failed =
+      db_->Count("SELECT count(*) FROM deliveries WHERE state = 'failed'");
+  ASSERT_GT(delivered, 2000);
+  ASSERT_GT(failed, 50);
+  absl::StatusOr<RetentionReport> report = Run();
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->deliveries, delivered);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deliveries"), failed);
+  // The ids of these events are not time-ordered ULIDs of 40 days ago
+  // (all zeros first), so they sort below the cut: each went once its
+  // deliveries had.
+  EXPECT_EQ(report->events, delivered);
+  // Statements, each its own short transaction: the subscription list (2:
+  // a page, then the empty end), sub_a's 2,600 rows read once in 3 batches
+  // plus 1 for its failures, sub_b's 1 + 1, the events in 3.
+  EXPECT_EQ(report->statements, 2 + 3 + 1 + 2 + 3);
+}
+
+}  // namespace
+}  // namespace webhooks::store
