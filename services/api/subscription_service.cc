@@ -451,10 +451,9 @@ grpc::Status SubscriptionServiceImpl::GetSubscriptionStats(
         store::SubscriptionStatsRecord st,
         deps_.deliveries->Stats(request->tenant_id(), request->id(),
                                 Deadline(*context)));
-    auto set = [](std::optional<absl::Time> t,
-                  google::protobuf::Timestamp* out) {
-      if (t.has_value())
-        *out = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*t));
+    // Only what is known: an unset time stays unset (not 1970).
+    auto ts = [](absl::Time t) {
+      return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
     };
     response->set_subscription_id(request->id());
     response->set_enabled(st.enabled);
@@ -471,10 +470,13 @@ grpc::Status SubscriptionServiceImpl::GetSubscriptionStats(
         ended == 0 ? 0.0
                    : static_cast<double>(st.delivered_24h) /
                          static_cast<double>(ended));
-    set(st.last_success_at, response->mutable_last_success_time());
-    set(st.last_failure_at, response->mutable_last_failure_time());
+    if (st.last_success_at)
+      *response->mutable_last_success_time() = ts(*st.last_success_at);
+    if (st.last_failure_at)
+      *response->mutable_last_failure_time() = ts(*st.last_failure_at);
     response->set_consecutive_failed_deliveries(st.failed_in_a_row);
-    set(st.failing_since, response->mutable_failing_since());
+    if (st.failing_since)
+      *response->mutable_failing_since() = ts(*st.failing_since);
     return absl::OkStatus();
   };
   return ToGrpcStatus(run());

@@ -549,6 +549,17 @@ TEST_F(DeliveryApiTest, SubscriptionStatsCountByStateAndShowTheLanesHealth) {
   const std::string tenant = RandomTenant();
   const std::string sub =
       CreateSubscription(tenant, {"engagement_dispatched"}).subscription().id();
+  v1::GetSubscriptionStatsRequest fresh;
+  fresh.set_tenant_id(tenant);
+  fresh.set_id(sub);
+  v1::SubscriptionStats none;
+  ASSERT_TRUE(
+      subscriptions().GetSubscriptionStats(Context().get(), fresh, &none).ok());
+  // Nothing attempted yet: no times (not the epoch).
+  EXPECT_FALSE(none.has_last_success_time());
+  EXPECT_FALSE(none.has_last_failure_time());
+  EXPECT_FALSE(none.has_failing_since());
+  EXPECT_EQ(none.success_ratio_24h(), 0);
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(PublishOne(tenant)[0]);
   SetState(ids[0], "delivered", 1);
