@@ -309,6 +309,102 @@ TEST_F(CtlE2eTest, ApiCleanupDeletesWhatIsOldAndExitsZero) {
   EXPECT_THAT(bad->Log(), HasSubstr("--retention_failed"));
 }
 
+// The noun-verb subcommands, one happy path each, as an operator types them:
+// requests from flags, tables out (--json where a value is parsed).
+TEST_F(CtlE2eTest, SubcommandsDriveEveryMethodAndPrintTables) {
+  auto ctl = [&](std::vector<std::string> args) {
+    args.push_back(absl::StrCat("--tenant=", kTenant));
+    return Ctl(std::move(args));
+  };
+  const std::string headers = WriteFile(
+      "headers", "# secrets\nAuthorization: Bearer e2e-secret-0123456789\n");
+  CtlRun r = ctl({"subscriptions", "create", "--url=https://example.com/hook",
+                  "--types=engagement_dispatched", "--name=ops",
+                  absl::StrCat("--headers_file=", headers)});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("signing_secret: whsec_"));
+  EXPECT_THAT(r.output, HasSubstr("Authorization: Bear…56789"));
+  EXPECT_THAT(r.output, Not(HasSubstr("e2e-secret")));
+  const std::string sub =
+      db_->QueryValue("SELECT id FROM subscriptions WHERE name = 'ops'");
+
+  r = ctl({"subscriptions", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("id "));  // a table's header
+  EXPECT_THAT(r.output, HasSubstr(sub));
+  r = ctl({"subscriptions", "get", sub});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("name: ops"));
+  r = ctl({"subscriptions", "update", sub, "--name=ops2", "--max_in_flight=5"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("max_in_flight: 5"));
+  r = ctl({"subscriptions", "rotate-secret", sub, "--grace=2h"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("previous_secret_expire_time: "));
+  r = ctl({"subscriptions", "test", sub});
+  EXPECT_EQ(r.exit_code, 0) << r.output;  // the endpoint is unreachable here
+  EXPECT_THAT(r.output, HasSubstr("error_class: "));
+
+  const std::string event = WriteFile("event.json", R"({
+    "type": "engagement_dispatched", "occurred_at": "2026-11-26T14:03:11.512Z",
+    "engagement": {"yess_id": "eng_9", "channel": "email",
+                   "action": "new_thread_email"}})");
+  r = ctl({"events", "publish", absl::StrCat("--file=", event), "--key=k-9"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("deliveries_created: 1"));
+  const std::string event_id =
+      db_->QueryValue("SELECT id FROM events WHERE idempotency_key = 'k-9'");
+  r = ctl({"events", "get", event_id});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("idempotency_key: k-9"));
+
+  r = ctl({"deliveries", "list", absl::StrCat("--subscription=", sub),
+           "--state=pending"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string dlv = absl::StrCat(
+      "dlv_",
+      db_->QueryValue(absl::StrCat(
+          "SELECT id FROM deliveries WHERE event_id = '", event_id, "'")));
+  EXPECT_THAT(r.output, HasSubstr(dlv));
+  db_->Query(absl::StrCat(
+      "UPDATE deliveries SET state = 'failed', completed_at = now() WHERE id "
+      "= ",
+      dlv.substr(4), " RETURNING 1"));
+  r = ctl({"deliveries", "get", dlv});
+  EXPECT_THAT(r.output, HasSubstr("state: failed"));
+  r = ctl({"deliveries", "retry", dlv});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("state: pending"));
+  r = ctl({"deliveries", "recover", absl::StrCat("--subscription=", sub),
+           "--since=2026-01-01T00:00:00Z", "--until=2026-01-10T00:00:00Z"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("recovered: 0"));
+  r = ctl({"subscriptions", "update", sub, "--enabled=false"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = ctl({"deliveries", "discard", absl::StrCat("--subscription=", sub)});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("discarded: 1"));
+  r = ctl({"subscriptions", "stats", sub});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("enabled: false"));
+  r = ctl({"subscriptions", "delete", sub});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM subscriptions"), 0);
+
+  // Errors: the call's (exit 1, the gRPC code), and the command line's (2).
+  r = ctl({"deliveries", "get", "dlv_999999"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("NOT_FOUND"));
+  r = Ctl({"deliveries", "list"});  // no --tenant
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--tenant"));
+  r = ctl({"subscriptions", "frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = Ctl({"deliveries", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("webhooksctl deliveries recover"));
+}
+
 TEST_F(CtlE2eTest, MissingTokenIsUnauthenticatedAndExitsOne) {
   std::map<std::string, std::string> no_token = env_;
   no_token["WEBHOOKS_API_TOKEN"] = "";
