@@ -219,31 +219,52 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
                                         absl::Time since, absl::Time until,
                                         absl::Time deadline) override {
     int64_t total = 0;
+    // A keyset position moving forward through the window, so that a row
+    // recovered here that fails again meanwhile is not recovered (and
+    // counted) a second time.
+    std::string after_at = "-infinity";
+    int64_t after_id = 0;
     while (true) {
-      absl::StatusOr<int> n = WithConnection<int>(
+      struct Batch {
+        int scanned = 0;
+        int made = 0;
+      };
+      absl::StatusOr<Batch> batch = WithConnection<Batch>(
           pool_, deadline, "recover failed deliveries",
-          [&](PgConnection& c) -> absl::StatusOr<int> {
+          [&](PgConnection& c) -> absl::StatusOr<Batch> {
             pqxx::work tx(c.get());
             if (!LockLane(tx, tenant_id, subscription_id))
               return SubscriptionNotFound(subscription_id);
-            pqxx::result made = tx.exec_params(
-                absl::StrCat(
-                    kMakeDueSql,
-                    "WHERE id IN (SELECT id FROM deliveries WHERE "
-                    "subscription_id = $1 AND state = 'failed' AND created_at "
-                    ">= $2::timestamptz AND created_at < $3::timestamptz ORDER "
-                    "BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING "
-                    "1"),
+            pqxx::result r = tx.exec_params(
+                "WITH batch AS (SELECT id, created_at FROM deliveries WHERE "
+                "subscription_id = $1 AND state = 'failed' AND created_at >= "
+                "$2::timestamptz AND created_at < $3::timestamptz AND "
+                "(created_at, id) > ($4::timestamptz, $5::bigint) ORDER BY "
+                "created_at, id LIMIT $6 FOR UPDATE), "
+                "made AS (UPDATE deliveries d SET state = 'pending', attempts "
+                "= 0, next_attempt_at = now(), completed_at = NULL FROM batch "
+                "b WHERE d.id = b.id AND d.state = 'failed' RETURNING 1), "
+                "last AS (SELECT created_at, id FROM batch ORDER BY created_at "
+                "DESC, id DESC LIMIT 1) "
+                "SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM "
+                "made), (SELECT created_at::text FROM last), (SELECT id FROM "
+                "last)",
                 std::string(subscription_id), ToTimestampText(since),
-                ToTimestampText(until), kOperatorBatch);
-            const int n = static_cast<int>(made.size());
-            if (n > 0) LowerLaneAndWake(tx, std::string(subscription_id));
+                ToTimestampText(until), after_at, after_id, kOperatorBatch);
+            Batch b;
+            b.scanned = r[0][0].as<int>();
+            b.made = r[0][1].as<int>();
+            if (b.made > 0) LowerLaneAndWake(tx, std::string(subscription_id));
             tx.commit();
-            return n;
+            if (b.scanned > 0) {
+              after_at = r[0][2].as<std::string>();
+              after_id = r[0][3].as<int64_t>();
+            }
+            return b;
           });
-      if (!n.ok()) return n.status();
-      total += *n;
-      if (*n < kOperatorBatch) return total;
+      if (!batch.ok()) return batch.status();
+      total += batch->made;
+      if (batch->scanned < kOperatorBatch) return total;
     }
   }
 

@@ -245,23 +245,28 @@ done AS (
   FROM input i
   WHERE d.id = ANY ($1::bigint[]) AND d.id = i.id AND d.lease_token = i.token
     AND d.state = 'pending' AND d.lease_owner IS NOT NULL
-  RETURNING d.id, d.subscription_id, d.state, d.next_attempt_at),
+  RETURNING d.id, d.lease_token, d.subscription_id, d.state, d.next_attempt_at),
+-- The input rows that applied, by id and token: a batch may carry one
+-- delivery twice (a fenced outcome beside that of its re-lease), and only
+-- the one that applied is recorded and counted.
+applied AS (
+  SELECT i.* FROM input i JOIN done ON done.id = i.id AND done.lease_token = i.token),
 attempts AS (
   INSERT INTO delivery_attempts
     (delivery_id, attempt, started_at, duration_us, status, error_class, response_excerpt)
-  SELECT i.id, i.attempt, i.started_at, i.duration_us, NULLIF(i.status, 0), i.error_class,
-         i.excerpt
-  FROM input i JOIN done ON done.id = i.id
+  SELECT a.id, a.attempt, a.started_at, a.duration_us, NULLIF(a.status, 0), a.error_class,
+         a.excerpt
+  FROM applied a
   ON CONFLICT DO NOTHING),
 freed AS (
   SELECT done.subscription_id, count(*)::int AS n,
          min(done.next_attempt_at) FILTER (WHERE done.state = 'pending') AS retry_at,
          count(*) FILTER (WHERE done.state = 'delivered')::int AS delivered,
          count(*) FILTER (WHERE done.state = 'failed')::int AS failed,
-         min(i.started_at) FILTER (WHERE done.state <> 'delivered') AS first_error_at,
-         max(i.started_at) FILTER (WHERE done.state <> 'delivered') AS last_error_at,
-         max(i.started_at) FILTER (WHERE done.state = 'delivered') AS last_success_at
-  FROM done JOIN input i ON i.id = done.id
+         min(a.started_at) FILTER (WHERE done.state <> 'delivered') AS first_error_at,
+         max(a.started_at) FILTER (WHERE done.state <> 'delivered') AS last_error_at,
+         max(a.started_at) FILTER (WHERE done.state = 'delivered') AS last_success_at
+  FROM done JOIN applied a ON a.id = done.id
   GROUP BY done.subscription_id),
 room AS (
   SELECT f.subscription_id, least(f.n, l.max_in_flight - (l.in_flight - f.n), $12) AS room
@@ -625,7 +630,13 @@ class PgDeliveryStore final : public DeliveryStore {
     if (failing.empty()) return std::vector<std::string>{};
     std::vector<std::string> ids, reasons, before;
     std::vector<int64_t> min_failed;
-    for (const FailingSubscription& f : failing) {
+    // In id order, as every statement that locks several subscriptions.
+    std::vector<FailingSubscription> sorted = failing;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const FailingSubscription& a, const FailingSubscription& b) {
+                return a.subscription_id < b.subscription_id;
+              });
+    for (const FailingSubscription& f : sorted) {
       ids.push_back(f.subscription_id);
       reasons.push_back(f.reason);
       min_failed.push_back(f.min_failed_in_a_row);
@@ -634,8 +645,13 @@ class PgDeliveryStore final : public DeliveryStore {
     return WithConnection<std::vector<std::string>>(
         pool_, deadline, "auto-disable subscriptions", [&](PgConnection& c) {
           SetSessionOptions(c);
+          PrepareWrites(c);
           c.EnsurePrepared("delivery_auto_disable", kAutoDisableSql);
-          pqxx::nontransaction tx(c.get());
+          pqxx::work tx(c.get());
+          // The rows first, in id order (an UPDATE locks in its join's
+          // order), then their lanes by trigger: the lock order.
+          tx.exec_prepared("delivery_lock_subscriptions",
+                           ToTextArrayLiteral(ids));
           std::vector<std::string> out;
           for (const pqxx::row& row : tx.exec_prepared(
                    "delivery_auto_disable", ToTextArrayLiteral(ids),
@@ -643,6 +659,7 @@ class PgDeliveryStore final : public DeliveryStore {
                    ToTextArrayLiteral(before))) {
             out.push_back(row[0].as<std::string>());
           }
+          tx.commit();
           return out;
         });
   }

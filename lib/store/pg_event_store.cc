@@ -60,14 +60,15 @@ constexpr char kEventsByKeysSql[] =
 
 // Both publishing statements once on a fresh connection (PgPool::WarmUp;
 // rolled back). The empty tenant owns no subscription (the API refuses an
-// empty tenant_id), so nothing is fanned out; the key carries the backend's
-// pid so that connections warming up at once never wait on each other's
-// uncommitted key.
+// empty tenant_id), so nothing is fanned out; the ids and keys carry the
+// backend's pid so that connections warming up at once never wait on each
+// other's uncommitted rows.
 constexpr char kPublishWarmUpSql[] = R"sql(
-EXECUTE event_publish('evt_warm_up', '', 'engagement_dispatched',
+EXECUTE event_publish('evt_warm_up_' || pg_backend_pid(), '', 'engagement_dispatched',
   'warm-up-' || pg_backend_pid(), '{}', '2026-01-01T00:00:00Z');
-EXECUTE event_publish_batch('', '{evt_warm_up_batch}', '{engagement_dispatched}',
-  ARRAY['warm-up-batch-' || pg_backend_pid()], '{"{}"}', '{2026-01-01T00:00:00Z}');
+EXECUTE event_publish_batch('', ARRAY['evt_warm_up_batch_' || pg_backend_pid()],
+  '{engagement_dispatched}', ARRAY['warm-up-batch-' || pg_backend_pid()], '{"{}"}',
+  '{2026-01-01T00:00:00Z}');
 )sql";
 
 class PgEventStore final : public EventStore {

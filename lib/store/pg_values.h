@@ -32,7 +32,9 @@ absl::Time FromEpochMicros(const pqxx::field& field);
 // restart kills every session): after a connection error the connection is
 // discarded and `body` runs once more on another, so callers see no error from
 // it. Every store operation is safe to repeat: publishing is idempotent by
-// key, the rest are single statements.
+// key, the others are single statements or transactions that reach the
+// same state when run again (a retry by hand that its first run already
+// made due succeeds again, unless a worker leased it in between).
 template <typename T, typename Body>
 absl::StatusOr<T> WithConnection(PgPool& pool, absl::Time deadline,
                                  absl::string_view operation, Body&& body) {

@@ -26,15 +26,20 @@ WITH scanned AS (
 gone AS (
   DELETE FROM deliveries d USING scanned s
   WHERE d.id = s.id AND s.state IN ('delivered', 'discarded')
+    -- On the row itself too: a retry by hand that committed after this
+    -- statement's snapshot made it pending, and the row is re-checked.
+    AND d.state IN ('delivered', 'discarded')
   RETURNING 1),
 last AS (SELECT created_at, id FROM scanned ORDER BY created_at DESC, id DESC LIMIT 1)
 SELECT (SELECT count(*) FROM scanned), (SELECT count(*) FROM gone),
        (SELECT created_at::text FROM last), (SELECT id FROM last)
 )sql";
 
-// Failed rows have an index of their own: no row is walked in vain.
+// Failed rows have an index of their own: no row is walked in vain. The
+// state is checked on the deleted row as well (a recovery by hand may have
+// made it pending since the subquery read it).
 constexpr char kDeleteFailedSql[] = R"sql(
-DELETE FROM deliveries WHERE id IN (
+DELETE FROM deliveries WHERE state = 'failed' AND id IN (
   SELECT id FROM deliveries
   WHERE subscription_id = $1 AND state = 'failed' AND created_at < $2::timestamptz
   ORDER BY created_at LIMIT $3)

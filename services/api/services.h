@@ -6,6 +6,7 @@
 #define WEBHOOKS_SERVICES_API_SERVICES_H_
 
 #include <atomic>
+#include <memory>
 
 #include "lib/common/clock.h"
 #include "lib/delivery/http_transport.h"
@@ -85,7 +86,9 @@ class SubscriptionServiceImpl final : public v1::SubscriptionService::Service {
  private:
   ServiceDeps deps_;
   SubscriptionServiceConfig config_;
-  std::atomic<int> test_sends_{0};
+  // Test sends whose request has not ended (shared with their callbacks).
+  std::shared_ptr<std::atomic<int>> test_sends_ =
+      std::make_shared<std::atomic<int>>(0);
 };
 
 class EventServiceImpl final : public v1::EventService::Service {

@@ -531,26 +531,35 @@ grpc::Status SubscriptionServiceImpl::SendTestEvent(
     WEBHOOKS_ASSIGN_OR_RETURN(delivery::HttpRequest http,
                               dispatch::BuildRequest(d, *deps_.sealer, now));
 
-    if (test_sends_.fetch_add(1) >= kMaxTestSends) {
-      test_sends_.fetch_sub(1);
+    // Counted until the request ends, not the call: a caller that gives up
+    // early does not make room for more requests than the cap.
+    std::shared_ptr<std::atomic<int>> sends = test_sends_;
+    if (sends->fetch_add(1) >= kMaxTestSends) {
+      sends->fetch_sub(1);
       return absl::ResourceExhaustedError(
           "too many test sends at once; try again shortly");
     }
-    // The callback may outlive this call (a deadline shorter than the
-    // request): it only touches what it shares.
+    // The callback may outlive this call (and this service): it only
+    // touches what it shares.
     struct Shared {
       absl::Notification done;
       delivery::HttpResult result;
     };
     auto shared = std::make_shared<Shared>();
     deps_.transport->Submit(std::move(http),
-                            [shared](delivery::HttpResult result) {
+                            [shared, sends](delivery::HttpResult result) {
                               shared->result = std::move(result);
+                              sends->fetch_sub(1);
                               shared->done.Notify();
                             });
-    const bool finished =
-        shared->done.WaitForNotificationWithDeadline(Deadline(*context));
-    test_sends_.fetch_sub(1);
+    // In slices, so that a cancelled call (the client gave up, or the
+    // server is shutting down) returns at once.
+    const absl::Time deadline = Deadline(*context);
+    bool finished = false;
+    while (!finished && !context->IsCancelled() && absl::Now() < deadline) {
+      finished = shared->done.WaitForNotificationWithTimeout(
+          std::min(absl::Milliseconds(100), deadline - absl::Now()));
+    }
     if (!finished) {
       return absl::DeadlineExceededError(
           "the endpoint did not answer within the call's deadline (the "

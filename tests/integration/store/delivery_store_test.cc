@@ -659,6 +659,39 @@ TEST_F(PgDeliveryStoreTest, LanesCountFailuresInARowAndDisableFailingRechecks) {
                                     Deadline());
   ASSERT_THAT(disabled, IsOk());
   EXPECT_THAT(*disabled, IsEmpty());
+  // Enabled again (the endpoint fixed), the count starts afresh: the
+  // failures that disabled it must not disable it again at once.
+  Value(
+      "UPDATE subscriptions SET enabled = true WHERE id = 'sub_f' "
+      "RETURNING 'ok'");
+  EXPECT_EQ(LaneValue("sub_f", "failed_in_a_row"), "0");
+  EXPECT_EQ(LaneValue("sub_f", "failing_since IS NULL"), "true");
+}
+
+// One delivery twice in a batch (a fenced outcome beside the outcome of its
+// re-lease): only the one that applies is recorded, and the slot is freed
+// once.
+TEST_F(PgDeliveryStoreTest, ADeliveryTwiceInABatchIsRecordedAndFreedOnce) {
+  CreateSubscription("sub_d", 5);
+  AddDeliveries("sub_d", 2);
+  const std::vector<LeasedDelivery> leased = Lease(100);
+  ASSERT_EQ(leased.size(), 2u);
+  ASSERT_EQ(InFlight("sub_d"), 2);
+  DeliveryOutcome stale = FailedFinally(leased[0]);
+  stale.lease_token -= 1;
+  stale.started_at = absl::Now() - absl::Seconds(5);
+  absl::StatusOr<CompleteResult> written =
+      store().CompleteAndHandOff({stale, Delivered(leased[0])}, {}, Deadline());
+  ASSERT_THAT(written, IsOk());
+  EXPECT_THAT(written->applied, ElementsAre(leased[0].id));
+  EXPECT_THAT(written->failing, IsEmpty());  // the failure did not apply
+  EXPECT_EQ(InFlight("sub_d"), 1);
+  EXPECT_EQ(
+      Value(absl::StrCat("SELECT count(*)::text FROM delivery_attempts WHERE "
+                         "delivery_id = ",
+                         leased[0].id)),
+      "1");
+  EXPECT_EQ(LaneValue("sub_d", "failed_in_a_row"), "0");
 }
 
 TEST_F(PgDeliveryStoreTest, HandOffKeepsToALoweredCapAndSkipsADisabledLane) {

@@ -3,7 +3,9 @@
 // past the first thousand rows.
 #include "lib/store/retention.h"
 
+#include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -176,6 +178,43 @@ TEST_F(RetentionTest, GoesOnPastOneBatchWithKeptRowsAmongTheDeleted) {
   // a page, then the empty end), sub_a's 2,600 rows read once in 3 batches
   // plus 1 for its failures, sub_b's 1 + 1, the events in 3.
   EXPECT_EQ(report->statements, 2 + 3 + 1 + 2 + 3);
+}
+
+// A retry by hand that commits while retention is deleting the row: the row
+// is pending by then, and stays. Retention is made to wait on the row's lock
+// (held by a second connection, which then makes the row pending and
+// commits), so the race is exact, not timed.
+TEST_F(RetentionTest, ARowRetriedWhileBeingDeletedIsKept) {
+  const std::string event = Event(31 * kDay);
+  const std::string d = Delivery(event, "sub_a", "delivered");
+  pqxx::connection other(db_->url());
+  pqxx::work tx(other);
+  tx.exec(
+      absl::StrCat("SELECT 1 FROM deliveries WHERE id = ", d, " FOR UPDATE"));
+  absl::StatusOr<RetentionReport> report;
+  std::thread cleanup([&] { report = Run(); });
+  // Until retention waits for that lock (polling a condition).
+  bool waiting = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(30);
+       !waiting && absl::Now() < until;) {
+    waiting = db_->Count(
+                  "SELECT count(*) FROM pg_stat_activity WHERE "
+                  "wait_event_type = 'Lock' AND query LIKE "
+                  "'%DELETE FROM deliveries%'") > 0;
+    if (!waiting) absl::SleepFor(absl::Milliseconds(5));
+  }
+  tx.exec(absl::StrCat(
+      "UPDATE deliveries SET state = 'pending', completed_at = NULL WHERE id "
+      "= ",
+      d));
+  tx.commit();
+  cleanup.join();
+  ASSERT_TRUE(waiting) << "retention never waited for the row";
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->deliveries, 0);
+  EXPECT_TRUE(Exists("deliveries", d));
+  EXPECT_EQ(Attempts(d), 1);
+  EXPECT_TRUE(Exists("events", event));
 }
 
 }  // namespace
