@@ -148,12 +148,14 @@ TEST_F(RetentionTest, DeletesExactlyWhatIsOldEnoughWithItsAttempts) {
 
 TEST_F(RetentionTest, GoesOnPastOneBatchWithKeptRowsAmongTheDeleted) {
   // 2,500 old delivered rows of one subscription with kept rows among them
-  // (failed ones younger than their period), in batches of 1,000.
+  // (failed ones younger than their period), in batches of 1,000; rows
+  // share their creation time seven at a time, so a batch ends inside a
+  // group of equal times (the position is (created_at, id), not the time).
   db_->Query(absl::StrCat(
       "INSERT INTO events (id, tenant_id, type, idempotency_key, body, "
       "occurred_at, created_at) SELECT 'evt_' || lpad(g::text, 26, '0'), 't', "
       "'inbound_engagement', 'k' || g, '{}', now(), now() - interval '40 "
-      "days' + g * interval '1 second' FROM generate_series(1, 2600) g "
+      "days' + (g / 7) * interval '1 second' FROM generate_series(1, 2600) g "
       "RETURNING 1"));
   db_->Query(
       "INSERT INTO deliveries (tenant_id, event_id, subscription_id, state, "
