@@ -6,6 +6,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "services/api/metrics_interceptor.h"
 
 namespace webhooks::api {
@@ -17,6 +18,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   // gets reflection, so it is only initialised when asked for.
   if (options.enable_reflection) {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    // gRPC's own health service carries no descriptors: ours
+    // (proto/grpc/health/v1) are linked in and registered by this use, so
+    // that reflection can describe the service it lists.
+    (void)grpc::health::v1::HealthCheckRequest::descriptor();
   }
 
   std::unique_ptr<ApiServer> api(

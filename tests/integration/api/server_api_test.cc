@@ -1,12 +1,13 @@
 // Health checking, reflection, and bounded waits for the database.
+#include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "health_client.grpc.pb.h"
 #include "reflection_client.pb.h"
 #include "tests/integration/api/api_fixture.h"
 
@@ -59,15 +60,42 @@ TEST_F(ServerApiTest, ReflectionListsTheServices) {
   reflection::ServerReflectionRequest request;
   request.set_list_services("");
   ASSERT_TRUE(stream->Write(request));
-  stream->WritesDone();
   reflection::ServerReflectionResponse response;
   ASSERT_TRUE(stream->Read(&response));
   std::vector<std::string> names;
   for (const auto& s : response.list_services_response().service())
     names.push_back(s.name());
-  EXPECT_THAT(names, IsSupersetOf({"webhooks.v1.SubscriptionService",
-                                   "webhooks.v1.EventService",
-                                   "grpc.health.v1.Health"}));
+  EXPECT_THAT(
+      names, IsSupersetOf(
+                 {"webhooks.v1.SubscriptionService", "webhooks.v1.EventService",
+                  "webhooks.v1.DeliveryService", "grpc.health.v1.Health"}));
+  // Every service listed can be described, as tools that discover the API
+  // by reflection (`buf curl --list-methods`) need: the health service used
+  // to be listed but not describable.
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    reflection::ServerReflectionRequest describe;
+    describe.set_file_containing_symbol(name);
+    ASSERT_TRUE(stream->Write(describe));
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(response.message_response_case(),
+              reflection::ServerReflectionResponse::kFileDescriptorResponse)
+        << response.error_response().error_message();
+    // The file defines the service, with its methods.
+    bool found = false;
+    for (const std::string& bytes :
+         response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      for (const auto& service : file.service()) {
+        if (absl::StrCat(file.package(), ".", service.name()) == name) {
+          found = service.method_size() > 0;
+        }
+      }
+    }
+    EXPECT_TRUE(found);
+  }
+  stream->WritesDone();
   while (stream->Read(&response)) {
   }
   EXPECT_TRUE(stream->Finish().ok());
