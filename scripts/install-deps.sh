@@ -11,11 +11,16 @@ packages=(
   libpqxx-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   # tests
   libgtest-dev libgmock-dev libcpp-httplib-dev
-  # tests/unit/docs runs the guide's signature verifiers in Python and Node.js
-  python3 nodejs
+  # tests/unit/docs runs the guide's signature verifiers in Python and Node.js;
+  # tests/deploy parses the rendered Kubernetes manifests
+  python3 nodejs python3-yaml
   # the database, and tools the scripts use
   postgresql-15 postgresql-client-15 openssl ca-certificates
 )
+
+# kubectl renders the manifests (kubectl kustomize). Where none is installed,
+# Debian's; never beside another kubectl, which Debian's would conflict with.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Renders every overlay of deploy/k8s with `kubectl kustomize` and checks
+what a cluster would be given: probes, resources, security contexts, labels
+that selectors actually match, Secrets that are templates only, and the
+worker's egress fence. Exits non-zero, naming each problem, when any check
+fails. Run by ctest (label deploy)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+problems = []
+
+
+def problem(overlay, obj, text):
+    problems.append(f"{overlay}: {obj.get('kind')}/{obj['metadata']['name']}: {text}")
+
+
+def render(overlay):
+    out = subprocess.run(["kubectl", "kustomize", str(K8S / "overlays" / overlay)],
+                         check=True, capture_output=True, text=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def pod_spec(obj):
+    kind = obj["kind"]
+    if kind in ("Deployment", "Job"):
+        return obj["spec"]["template"]
+    if kind == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
+    return None
+
+
+def matches(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def check(overlay, objects):
+    by_kind = {}
+    for o in objects:
+        by_kind.setdefault(o["kind"], []).append(o)
+    templates = []  # (workload, pod template labels)
+    for o in objects:
+        template = pod_spec(o)
+        if template is None:
+            continue
+        labels = template["metadata"].get("labels", {})
+        templates.append((o, labels))
+        spec = template["spec"]
+        sc = spec.get("securityContext", {})
+        if not sc.get("runAsNonRoot"):
+            problem(overlay, o, "pod securityContext.runAsNonRoot is not true")
+        if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problem(overlay, o, "pod seccompProfile is not RuntimeDefault")
+        if spec.get("automountServiceAccountToken") is not False:
+            problem(overlay, o, "the service account token is mounted")
+        for c in spec["containers"]:
+            csc = c.get("securityContext", {})
+            if csc.get("readOnlyRootFilesystem") is not True:
+                problem(overlay, o, f"{c['name']}: root filesystem is writable")
+            if csc.get("allowPrivilegeEscalation") is not False:
+                problem(overlay, o, f"{c['name']}: privilege escalation allowed")
+            if csc.get("capabilities", {}).get("drop") != ["ALL"]:
+                problem(overlay, o, f"{c['name']}: capabilities not all dropped")
+            res = c.get("resources", {})
+            for need in ("cpu", "memory"):
+                if need not in res.get("requests", {}):
+                    problem(overlay, o, f"{c['name']}: no {need} request")
+            if "memory" not in res.get("limits", {}):
+                problem(overlay, o, f"{c['name']}: no memory limit")
+            if not c.get("image", "").startswith("webhooks:"):
+                problem(overlay, o, f"{c['name']}: image {c.get('image')} has no tag")
+            for e in c.get("env", []):
+                if "value" in e and "WEBHOOKS_" in e["name"] and any(
+                        s in e["name"] for s in ("KEY", "TOKEN", "DATABASE_URL")) and \
+                        not e["name"].endswith("_FILE"):
+                    problem(overlay, o, f"{c['name']}: secret {e['name']} given as a value")
+        if o["kind"] == "Deployment":
+            if not matches(o["spec"]["selector"]["matchLabels"], labels):
+                problem(overlay, o, "selector does not match the pod template")
+    deployments = {o["metadata"]["name"]: o for o in by_kind.get("Deployment", [])}
+    api = deployments.get("webhooks-api")
+    worker = deployments.get("webhooks-worker")
+    if api is None or worker is None:
+        problems.append(f"{overlay}: the API and worker Deployments must both exist")
+        return
+    c = api["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("readinessProbe", "livenessProbe"):
+        if c.get(probe, {}).get("grpc", {}).get("port") != 50051:
+            problem(overlay, api, f"{probe} is not gRPC health on 50051")
+    if api["spec"].get("replicas", 1) < 2 and overlay == "prod":
+        problem(overlay, api, "fewer than 2 replicas")
+    w = worker["spec"]["template"]["spec"]
+    wc = w["containers"][0]
+    if wc.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
+        problem(overlay, worker, "readiness is not GET /readyz")
+    if wc.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
+        problem(overlay, worker, "liveness is not GET /healthz")
+    # The worker drains within --shutdown_grace (25 s by default).
+    if w.get("terminationGracePeriodSeconds", 30) <= 25:
+        problem(overlay, worker, "terminationGracePeriodSeconds not above the 25 s drain")
+    for s in by_kind.get("Service", []):
+        if not any(matches(s["spec"]["selector"], labels) for _, labels in templates):
+            problem(overlay, s, "selects no pod template")
+    for p in by_kind.get("PodDisruptionBudget", []):
+        if not any(matches(p["spec"]["selector"]["matchLabels"], labels)
+                   for _, labels in templates):
+            problem(overlay, p, "selects no pod template")
+    for h in by_kind.get("HorizontalPodAutoscaler", []):
+        if h["spec"]["scaleTargetRef"]["name"] not in deployments:
+            problem(overlay, h, "scales no Deployment")
+    services = by_kind.get("Service", [])
+    for m in by_kind.get("ServiceMonitor", []):
+        sel = m["spec"]["selector"]["matchLabels"]
+        ports = [e["port"] for e in m["spec"]["endpoints"]]
+        hit = [s for s in services if matches(sel, s["metadata"].get("labels", {}))]
+        if not hit:
+            problem(overlay, m, "selects no Service")
+        for s in hit:
+            names = [p["name"] for p in s["spec"]["ports"]]
+            for port in ports:
+                if port not in names:
+                    problem(overlay, m, f"port {port} not on Service {s['metadata']['name']}")
+    for n in by_kind.get("NetworkPolicy", []):
+        if not any(matches(n["spec"]["podSelector"]["matchLabels"], labels)
+                   for _, labels in templates):
+            problem(overlay, n, "applies to no pod")
+    fence = [r for n in by_kind.get("NetworkPolicy", [])
+             if matches(n["spec"]["podSelector"]["matchLabels"],
+                        worker["spec"]["template"]["metadata"]["labels"])
+             for r in n["spec"].get("egress", [])]
+    public = [t["ipBlock"] for r in fence for t in r.get("to", []) if "ipBlock" in t]
+    if not public:
+        problems.append(f"{overlay}: the worker has no egress rule to public addresses")
+    for block in public:
+        for must in ("169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"):
+            if must not in block.get("except", []):
+                problems.append(f"{overlay}: worker egress {block['cidr']} does not except {must}")
+    for r in fence:
+        if any("ipBlock" in t for t in r.get("to", [])) and \
+                [p["port"] for p in r.get("ports", [])] != [443]:
+            problems.append(f"{overlay}: worker egress to public addresses is not 443 only")
+    for s in by_kind.get("Secret", []):
+        if s.get("data"):
+            problem(overlay, s, "has data: Secrets here are templates, use stringData placeholders")
+        for k, v in s.get("stringData", {}).items():
+            if not str(v).startswith("REPLACE"):
+                problem(overlay, s, f"{k} holds a value, not a REPLACE placeholder")
+    for kind in ("Job", "CronJob", "ConfigMap", "Secret", "Service", "PodDisruptionBudget",
+                 "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"):
+        if kind not in by_kind:
+            problems.append(f"{overlay}: no {kind}")
+    commands = [c.get("command") for o, _ in templates for c in pod_spec(o)["spec"]["containers"]]
+    for needed in (["webhooks-api", "migrate"], ["webhooks-api", "cleanup"]):
+        if needed not in commands:
+            problems.append(f"{overlay}: nothing runs {' '.join(needed)}")
+
+
+def main():
+    overlays = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
+    if not overlays:
+        print("no overlays under deploy/k8s/overlays", file=sys.stderr)
+        return 1
+    for overlay in overlays:
+        objects = render(overlay)
+        check(overlay, objects)
+        print(f"{overlay}: {len(objects)} objects rendered")
+    for p in problems:
+        print("PROBLEM:", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
