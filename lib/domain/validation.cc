@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "lib/common/status_macros.h"
@@ -496,6 +497,14 @@ absl::Status ValidateBodySize(std::size_t body_bytes) {
                                          " (256 KiB) are allowed"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateEventTypeName(absl::string_view field,
+                                   absl::string_view name) {
+  if (IsEventType(name)) return absl::OkStatus();
+  return Invalid(
+      field, absl::StrCat("\"", name.substr(0, 64), "\" is not an event type (",
+                          absl::StrJoin(AllEventTypes(), ", "), ")"));
 }
 
 std::string DefaultIdempotencyKey(absl::string_view event_type,

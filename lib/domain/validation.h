@@ -86,6 +86,11 @@ struct EngagementFacts {
 // - the detail object, when set, matches the channel (manual -> manual_task).
 absl::Status ValidateEngagement(const EngagementFacts& facts);
 
+// INVALID_ARGUMENT naming `field` unless `name` is one of the event types
+// (the message echoes at most 64 bytes of it and lists the types).
+absl::Status ValidateEventTypeName(absl::string_view field,
+                                   absl::string_view name);
+
 // "event": the rendered body is at most 256 KiB.
 absl::Status ValidateBodySize(std::size_t body_bytes);
 

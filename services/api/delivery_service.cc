@@ -13,8 +13,10 @@
 #include "lib/common/status_macros.h"
 #include "lib/common/utf8.h"
 #include "lib/domain/event_types.h"
+#include "lib/domain/validation.h"
 #include "services/api/auth.h"
 #include "services/api/event_codec.h"
+#include "services/api/rpc_support.h"
 #include "services/api/services.h"
 
 namespace webhooks::api {
@@ -28,14 +30,6 @@ constexpr int kMaxPageSize = 500;
 constexpr char kDeliveryIdPrefix[] = "dlv_";
 // Ids are echoed in errors: never more than this much of one.
 constexpr size_t kMaxEchoedId = 64;
-
-absl::Time Deadline(const grpc::ServerContext& context) {
-  return absl::FromChrono(context.deadline());
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
@@ -186,12 +180,8 @@ grpc::Status DeliveryServiceImpl::ListDeliveries(
       WEBHOOKS_ASSIGN_OR_RETURN(query.state, FromProto(request->state()));
     }
     if (!request->event_type().empty()) {
-      if (!domain::IsEventType(request->event_type())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "event_type: \"", request->event_type().substr(0, kMaxEchoedId),
-            "\" is not an event type (",
-            absl::StrJoin(domain::AllEventTypes(), ", "), ")"));
-      }
+      WEBHOOKS_RETURN_IF_ERROR(
+          domain::ValidateEventTypeName("event_type", request->event_type()));
       query.event_type = request->event_type();
     }
     if (request->has_create_time_after()) {

@@ -11,15 +11,12 @@
 #include "lib/common/status_macros.h"
 #include "lib/domain/event_types.h"
 #include "lib/domain/validation.h"
+#include "services/api/rpc_support.h"
 
 namespace webhooks::api {
 namespace {
 
 namespace pb = google::protobuf;
-
-absl::Time ToTime(const pb::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 // RFC 3339 can express 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;

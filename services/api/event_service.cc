@@ -7,6 +7,7 @@
 #include "lib/common/status_macros.h"
 #include "services/api/auth.h"
 #include "services/api/event_codec.h"
+#include "services/api/rpc_support.h"
 #include "services/api/services.h"
 
 namespace webhooks::api {
@@ -14,10 +15,6 @@ namespace {
 
 using common::ToGrpcStatus;
 using google::protobuf::util::TimeUtil;
-
-absl::Time Deadline(const grpc::ServerContext& context) {
-  return absl::FromChrono(context.deadline());
-}
 
 std::string NewEventId(common::Clock& clock) {
   thread_local absl::BitGen rng;

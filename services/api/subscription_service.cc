@@ -23,6 +23,7 @@
 #include "lib/security/signing_secret.h"
 #include "services/api/auth.h"
 #include "services/api/event_codec.h"
+#include "services/api/rpc_support.h"
 #include "services/api/sample_events.h"
 #include "services/api/services.h"
 
@@ -38,10 +39,6 @@ constexpr char kDisabledByApi[] = "disabled through the API";
 constexpr char kUpdatablePaths[] =
     "name, target_url, event_types, custom_headers, custom_headers.<name>, "
     "enabled, max_in_flight";
-
-absl::Time Deadline(const grpc::ServerContext& context) {
-  return absl::FromChrono(context.deadline());
-}
 
 std::string HeadersAad(absl::string_view id) {
   return security::SubscriptionFieldAad(id, security::kCustomHeadersField);
@@ -489,12 +486,9 @@ grpc::Status SubscriptionServiceImpl::SendTestEvent(
     WEBHOOKS_RETURN_IF_ERROR(
         Authorize(*deps_.tokens, *context, request->tenant_id()));
     WEBHOOKS_RETURN_IF_ERROR(RequireId(request->id()));
-    if (!request->event_type().empty() &&
-        !domain::IsEventType(request->event_type())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event_type: \"", request->event_type().substr(0, 64),
-                       "\" is not an event type (",
-                       absl::StrJoin(domain::AllEventTypes(), ", "), ")"));
+    if (!request->event_type().empty()) {
+      WEBHOOKS_RETURN_IF_ERROR(
+          domain::ValidateEventTypeName("event_type", request->event_type()));
     }
     if (deps_.transport == nullptr) {
       return absl::FailedPreconditionError(

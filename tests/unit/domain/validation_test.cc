@@ -972,6 +972,17 @@ TEST(ValidateBodySizeTest, RejectsOneByteMore) {
               InvalidWith("event", "262144"));
 }
 
+TEST(ValidateEventTypeNameTest, NamesTheFieldAndBoundsTheEcho) {
+  EXPECT_THAT(ValidateEventTypeName("event_type", "inbound_engagement"),
+              IsOk());
+  EXPECT_THAT(ValidateEventTypeName("event_type", "engagement_exploded"),
+              InvalidWith("event_type", "engagement_exploded"));
+  const absl::Status long_one =
+      ValidateEventTypeName("event_type", std::string(10000, 'x'));
+  EXPECT_THAT(long_one, InvalidWith("event_type", "engagement_dispatched"));
+  EXPECT_LT(long_one.message().size(), 300u);
+}
+
 // ---------------------------------------------------------------------------
 // DefaultIdempotencyKey
 
