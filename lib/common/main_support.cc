@@ -2,8 +2,14 @@
 
 #include <pthread.h>
 
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -22,6 +28,25 @@ void SetUpFlagsUsage(absl::string_view usage, absl::string_view main_file,
     return line;
   };
   absl::SetFlagsUsageConfig(config);
+}
+
+std::string FlagEnvironmentName(absl::string_view flag_name) {
+  return absl::StrCat("WEBHOOKS_", absl::AsciiStrToUpper(flag_name));
+}
+
+absl::Status SetFlagsFromEnvironment(absl::string_view main_file) {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!absl::EndsWith(flag->Filename(), main_file)) continue;
+    const std::string variable = FlagEnvironmentName(name);
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(variable, ": not a valid value for --", name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 TerminationSignals::TerminationSignals() {

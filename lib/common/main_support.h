@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace webhooks::common {
@@ -17,6 +18,19 @@ namespace webhooks::common {
 // absl::ParseCommandLine.
 void SetUpFlagsUsage(absl::string_view usage, absl::string_view main_file,
                      absl::string_view version_line);
+
+// Gives every flag defined in the file whose path ends in `main_file` an
+// environment variable: WEBHOOKS_ and its name in capitals
+// (--request_timeout: WEBHOOKS_REQUEST_TIMEOUT), so that a container is
+// configured by environment alone. Call before absl::ParseCommandLine, which
+// then overrides what the environment set: a flag on the command line wins,
+// then the environment, then the default. INVALID_ARGUMENT naming the
+// variable when a value does not parse (the value is not repeated: it could
+// be anything).
+absl::Status SetFlagsFromEnvironment(absl::string_view main_file);
+
+// The environment variable SetFlagsFromEnvironment reads for `flag_name`.
+std::string FlagEnvironmentName(absl::string_view flag_name);
 
 // SIGTERM and SIGINT, blocked in the calling thread and every thread it
 // starts afterwards, so that Wait() takes them synchronously rather than a

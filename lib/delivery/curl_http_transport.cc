@@ -1,6 +1,9 @@
 #include "lib/delivery/curl_http_transport.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -32,6 +35,57 @@ namespace webhooks::delivery {
 namespace {
 
 using domain::ErrorClass;
+
+// CurlTransportOptions::source_address as libcurl takes it.
+struct SourceBinding {
+  // CURLOPT_INTERFACE: "host!<address>" or "if!<name>" (the prefixes stop
+  // curl from guessing which one is meant); "" = none.
+  std::string curl_interface;
+  // CURLOPT_IPRESOLVE: an address binds only sockets of its own family.
+  long ip_resolve = CURL_IPRESOLVE_WHATEVER;
+};
+
+// True when a socket of `family` can bind `address` (port 0) on this host.
+bool CanBind(int family, const sockaddr* address, socklen_t length) {
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool bound = bind(fd, address, length) == 0;
+  close(fd);
+  return bound;
+}
+
+absl::StatusOr<SourceBinding> ResolveSourceAddress(const std::string& source) {
+  SourceBinding binding;
+  if (source.empty()) return binding;
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  if (inet_pton(AF_INET, source.c_str(), &v4.sin_addr) == 1) {
+    if (!CanBind(AF_INET, reinterpret_cast<const sockaddr*>(&v4), sizeof(v4))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "source_address: ", source, " is not an address of this host"));
+    }
+    binding.curl_interface = absl::StrCat("host!", source);
+    binding.ip_resolve = CURL_IPRESOLVE_V4;
+  } else if (inet_pton(AF_INET6, source.c_str(), &v6.sin6_addr) == 1) {
+    if (!CanBind(AF_INET6, reinterpret_cast<const sockaddr*>(&v6),
+                 sizeof(v6))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "source_address: ", source, " is not an address of this host"));
+    }
+    binding.curl_interface = absl::StrCat("host!", source);
+    binding.ip_resolve = CURL_IPRESOLVE_V6;
+  } else if (source.size() < IF_NAMESIZE &&
+             if_nametoindex(source.c_str()) != 0) {
+    binding.curl_interface = absl::StrCat("if!", source);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "source_address: ", source.substr(0, 64),
+        " is neither an IP address nor a network interface of this host"));
+  }
+  return binding;
+}
 
 // A Retry-After value is a number or an HTTP-date; anything longer is junk
 // that we would otherwise store.
@@ -180,8 +234,12 @@ thread_local const CurlHttpTransport* loop_on_this_thread = nullptr;
 
 class CurlHttpTransport final : public HttpTransport {
  public:
-  CurlHttpTransport(CurlTransportOptions options, CURLM* multi, CURLSH* share)
-      : options_(std::move(options)), multi_(multi), share_(share) {
+  CurlHttpTransport(CurlTransportOptions options, SourceBinding source,
+                    CURLM* multi, CURLSH* share)
+      : options_(std::move(options)),
+        source_(std::move(source)),
+        multi_(multi),
+        share_(share) {
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -426,6 +484,11 @@ class CurlHttpTransport final : public HttpTransport {
       check(curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str()));
       check(curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr));
     }
+    if (!source_.curl_interface.empty()) {
+      check(curl_easy_setopt(easy, CURLOPT_INTERFACE,
+                             source_.curl_interface.c_str()));
+      check(curl_easy_setopt(easy, CURLOPT_IPRESOLVE, source_.ip_resolve));
+    }
     check(curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error));
     check(curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody));
     check(curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer));
@@ -507,6 +570,7 @@ class CurlHttpTransport final : public HttpTransport {
   }
 
   const CurlTransportOptions options_;
+  const SourceBinding source_;
   CURLM* const multi_;
   CURLSH* const share_;
   std::atomic<int> in_flight_{0};
@@ -543,6 +607,9 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> NewCurlHttpTransport(
     return absl::InvalidArgumentError(
         absl::StrCat("ca_bundle: cannot read ", options.ca_bundle));
   }
+  absl::StatusOr<SourceBinding> source =
+      ResolveSourceAddress(options.source_address);
+  if (!source.ok()) return source.status();
   if (absl::Status status = InitCurlOnce(); !status.ok()) return status;
 
   CURLM* multi = curl_multi_init();
@@ -565,8 +632,8 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> NewCurlHttpTransport(
     if (share != nullptr) curl_share_cleanup(share);
     return absl::InternalError("cannot set up a libcurl multi handle");
   }
-  return std::unique_ptr<HttpTransport>(
-      new CurlHttpTransport(std::move(options), multi, share));
+  return std::unique_ptr<HttpTransport>(new CurlHttpTransport(
+      std::move(options), *std::move(source), multi, share));
 }
 
 }  // namespace webhooks::delivery

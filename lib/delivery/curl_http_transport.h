@@ -31,6 +31,11 @@ struct CurlTransportOptions {
   // Connections open at once, in total, and kept for reuse; requests beyond
   // it wait for a free connection.
   int max_connections = 256;
+  // The local address every request leaves from, so that subscribers can
+  // allowlist it: an IPv4 or IPv6 address of this host (requests then go
+  // only to the host's addresses of that family) or a network interface's
+  // name. "" = the operating system chooses.
+  std::string source_address;
   // Every address a host resolves to is checked just before connecting; a
   // request whose addresses are all refused ends in kBlockedAddress without
   // any connection made.
@@ -38,8 +43,9 @@ struct CurlTransportOptions {
 };
 
 // Creates the transport and starts its thread. INVALID_ARGUMENT naming the
-// option when a timeout is not positive, max_connections < 1, or ca_bundle is
-// set but unreadable; INTERNAL when libcurl cannot be initialised.
+// option when a timeout is not positive, max_connections < 1, ca_bundle is
+// set but unreadable, or source_address is neither an address this host can
+// bind nor an interface it has; INTERNAL when libcurl cannot be initialised.
 absl::StatusOr<std::unique_ptr<HttpTransport>> NewCurlHttpTransport(
     CurlTransportOptions options);
 

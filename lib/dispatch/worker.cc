@@ -116,6 +116,7 @@ absl::Status Worker::Alive() const {
 
 absl::Status Worker::Ready() const {
   absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("draining");
   if (!database_ok_) return absl::UnavailableError("database unreachable");
   return AliveLocked();
 }

@@ -77,7 +77,8 @@ class Worker {
   // intervals plus a database timeout); UNAVAILABLE when it is wedged. For
   // /healthz.
   absl::Status Alive() const;
-  // Alive, and the last database call succeeded. For /readyz.
+  // Alive, not shutting down, and the last database call succeeded. For
+  // /readyz: a draining worker leaves its Service before it exits.
   absl::Status Ready() const;
 
  private:

@@ -1,9 +1,11 @@
 // webhooks-api: the gRPC API server, and `webhooks-api migrate`.
 //
-// Configuration: flags, each falling back to an environment variable (see
-// --help and the README). Secrets (the sealing key) come only from the
-// environment or a file, never from flags, which `ps` would show.
+// Configuration: flags, each of which can also be set by the environment
+// variable WEBHOOKS_<FLAG IN CAPITALS> (a flag given on the command line wins).
+// Secrets (the sealing key) come only from the environment or a file, never
+// from flags, which `ps` would show.
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -61,14 +63,23 @@ ABSL_FLAG(bool, grpc_reflection, true,
 ABSL_FLAG(int, grpc_max_threads, 64, "Most gRPC handler threads at once");
 ABSL_FLAG(int, grpc_max_message_bytes, 16 * 1024 * 1024,
           "Largest request accepted");
+ABSL_FLAG(absl::Duration, shutdown_delay, absl::ZeroDuration(),
+          "On SIGTERM, how long to go on serving with health NOT_SERVING and "
+          "/readyz failing before refusing new calls: time for Kubernetes to "
+          "take the pod out of its Service (5s there)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "On SIGTERM, how long in-flight calls may finish");
+          "On SIGTERM, after --shutdown_delay, how long in-flight calls may "
+          "finish");
 ABSL_FLAG(int, default_max_in_flight, 64,
           "A subscription's max_in_flight when the client gives 0 (at least "
           "1)");
 ABSL_FLAG(std::string, allow_cidrs, "",
           "SendTestEvent: CIDRs that may be called although private, e.g. "
           "10.0.0.0/8 (as the worker's flag). Env WEBHOOKS_ALLOW_CIDRS");
+ABSL_FLAG(
+    std::string, source_address, "",
+    "SendTestEvent: local IP address or network interface test requests leave "
+    "from (the workers' --source_address). Default: the system chooses");
 ABSL_FLAG(std::string, ca_bundle, "",
           "SendTestEvent: PEM file of CAs trusted instead of the system's. "
           "Env WEBHOOKS_CA_BUNDLE");
@@ -238,9 +249,14 @@ int RunServe() {
       common::FlagOrEnv(absl::GetFlag(FLAGS_metrics_addr),
                         "WEBHOOKS_METRICS_ADDR", "127.0.0.1:9464");
   store::PgPool* pool_ptr = pool->get();
+  // Set on SIGTERM: readiness fails from then on.
+  std::atomic<bool> draining = false;
   absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
       metrics::HttpEndpoint::Start(
-          metrics_addr, registry.get(), [pool_ptr, min_idle] {
+          metrics_addr, registry.get(), [pool_ptr, min_idle, &draining] {
+            if (draining.load()) {
+              return absl::UnavailableError("shutting down");
+            }
             // Refills the pool after the database restarted (it drops every
             // connection then); no wait when it is warm. Whether the pool
             // can grow is not readiness: the ping decides.
@@ -265,6 +281,7 @@ int RunServe() {
   transport_options.max_connections =
       api::SubscriptionServiceImpl::kMaxTestSends;
   transport_options.address_policy = *policy;
+  transport_options.source_address = absl::GetFlag(FLAGS_source_address);
   absl::StatusOr<std::unique_ptr<delivery::HttpTransport>> transport =
       delivery::NewCurlHttpTransport(transport_options);
   if (!transport.ok()) return Fail("http transport", transport.status());
@@ -294,6 +311,13 @@ int RunServe() {
 
   const int signal_number = signals.Wait();
   common::LogInfo("received signal ", signal_number, ", shutting down");
+  // Readiness fails first and calls are still served, so that nothing is
+  // refused while the pod leaves its Service; then the drain.
+  draining = true;
+  (*server)->StopServingHealth();
+  absl::SleepFor(absl::GetFlag(FLAGS_shutdown_delay));
+  common::LogInfo("refusing new calls; in-flight ones have ",
+                  absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)));
   (*server)->Shutdown(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace));
   (*server)->Wait();
   return 0;
@@ -304,6 +328,12 @@ int RunServe() {
 int main(int argc, char** argv) {
   common::SetUpFlagsUsage(kUsage, "services/api/main.cc",
                           absl::StrCat("webhooks-api ", WEBHOOKS_VERSION));
+  if (absl::Status status =
+          common::SetFlagsFromEnvironment("services/api/main.cc");
+      !status.ok()) {
+    std::cerr << status.message() << "\n";
+    return 2;
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "serve";
   if (args.size() > 2) {

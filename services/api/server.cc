@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   health->SetServingStatus(v1::SubscriptionService::service_full_name(), true);
   health->SetServingStatus(v1::EventService::service_full_name(), true);
   health->SetServingStatus(v1::DeliveryService::service_full_name(), true);
+  health->SetServingStatus(std::string(kLivenessService), true);
   return api;
 }
 
@@ -65,8 +66,16 @@ ApiServer::~ApiServer() {
   }
 }
 
+void ApiServer::StopServingHealth() {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(false);
+  // Draining is not being wedged: a liveness probe must not restart the pod
+  // while it finishes its calls.
+  health->SetServingStatus(std::string(kLivenessService), true);
+}
+
 void ApiServer::Shutdown(absl::Time deadline) {
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  StopServingHealth();
   server_->Shutdown(absl::ToChronoTime(deadline));
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "lib/metrics/api_metrics.h"
 #include "services/api/services.h"
@@ -32,6 +33,11 @@ struct ServerOptions {
   SubscriptionServiceConfig subscription_service;
 };
 
+// The health service name that answers SERVING for as long as the server
+// runs, draining included: for liveness probes. "" and the API's services
+// turn NOT_SERVING when shutdown begins: for readiness.
+inline constexpr absl::string_view kLivenessService = "liveness";
+
 class ApiServer {
  public:
   // UNAVAILABLE when the address cannot be bound.
@@ -40,6 +46,9 @@ class ApiServer {
   ~ApiServer();
 
   int port() const { return port_; }
+  // Health turns NOT_SERVING (so that load balancers and Kubernetes stop
+  // sending calls); calls are still served. Shutdown calls it too.
+  void StopServingHealth();
   // Stops accepting calls; in-flight ones get until `deadline`, then are
   // cancelled. Health turns NOT_SERVING first.
   void Shutdown(absl::Time deadline);

@@ -1,8 +1,8 @@
 // webhooks-worker: leases due deliveries and POSTs them to subscribers.
 //
-// Configuration: flags, some falling back to WEBHOOKS_* environment variables
-// (see --help and the README). The sealing key comes only from the
-// environment or a file.
+// Configuration: flags, each of which can also be set by the environment
+// variable WEBHOOKS_<FLAG IN CAPITALS> (a flag given on the command line wins).
+// The sealing key comes only from the environment or a file.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -41,6 +41,9 @@ ABSL_FLAG(
     std::string, allow_cidrs, "",
     "Comma-separated CIDRs deliveries may reach although private/loopback. "
     "Env WEBHOOKS_ALLOW_CIDRS. Default none");
+ABSL_FLAG(std::string, source_address, "",
+          "Local IP address or network interface every delivery leaves from, "
+          "so that subscribers can allowlist it. Default: the system chooses");
 ABSL_FLAG(std::string, ca_bundle, "",
           "PEM file of trusted CAs instead of the system store. Env "
           "WEBHOOKS_CA_BUNDLE");
@@ -158,6 +161,7 @@ int Run() {
   transport_options.user_agent = absl::StrCat("webhooks/", WEBHOOKS_VERSION);
   transport_options.max_connections = absl::GetFlag(FLAGS_concurrency);
   transport_options.address_policy = *policy;
+  transport_options.source_address = absl::GetFlag(FLAGS_source_address);
   absl::StatusOr<std::unique_ptr<delivery::HttpTransport>> transport =
       delivery::NewCurlHttpTransport(transport_options);
   if (!transport.ok()) return Fail("http transport", transport.status());
@@ -242,6 +246,12 @@ int main(int argc, char** argv) {
   common::SetUpFlagsUsage("webhooks-worker [flags]: deliver pending webhooks",
                           "services/worker/main.cc",
                           absl::StrCat("webhooks-worker ", WEBHOOKS_VERSION));
+  if (absl::Status status =
+          common::SetFlagsFromEnvironment("services/worker/main.cc");
+      !status.ok()) {
+    std::cerr << status.message() << "\n";
+    return 2;
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     std::cerr << "unexpected argument: " << args[1] << "\n";

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -18,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "lib/security/sealer.h"
 #include "tests/testing/process.h"
@@ -351,12 +353,26 @@ TEST_F(DeliveryE2eTest, SigkillMidBatchLosesNothing) {
 TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   Subscribe("/drain");
   ReceiverResponse slow;
-  slow.delay = absl::Milliseconds(300);
+  slow.delay = absl::Milliseconds(1500);
   receiver_->RespondWith(slow);
-  auto [worker, unused_port] = StartWorker({"--concurrency=8"});
+  auto [worker, metrics_port] = StartWorker({"--concurrency=8"});
   Publish(40);
   ASSERT_TRUE(receiver_->WaitForRequests(4, absl::Seconds(30)));
+  httplib::Client probe("127.0.0.1", metrics_port);
+  auto ready = probe.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
   workers_[worker]->Signal(SIGTERM);
+
+  // Readiness fails while the requests in flight are still being answered.
+  int readiness = 200;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
+       readiness == 200 && absl::Now() < deadline;) {
+    auto answer = probe.Get("/readyz");
+    readiness = answer ? answer->status : -1;
+  }
+  EXPECT_EQ(readiness, 503);
+  EXPECT_LT(receiver_->request_count(), 40u);
   EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0)
       << workers_[worker]->Log();
   EXPECT_THAT(workers_[worker]->Log(), ::testing::HasSubstr("drained"));
@@ -378,6 +394,94 @@ TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   EXPECT_EQ(
       db_->Count("SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
       40);
+}
+
+// Kubernetes' order of shutdown for the API: on SIGTERM health turns
+// NOT_SERVING and /readyz fails at once while calls are still served
+// (--shutdown_delay: the pod leaves its Service meanwhile); then new calls are
+// refused, the call in flight finishes, and the process exits 0.
+TEST_F(DeliveryE2eTest,
+       ApiSigtermFailsReadinessFirstThenFinishesCallsInFlight) {
+  auto started = ChildProcess::Start(
+      {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
+       "--metrics_addr=127.0.0.1:0", "--shutdown_delay=3s",
+       "--shutdown_grace=20s"},
+      env_, absl::StrCat(dir_, "/api-drain.log"));
+  ASSERT_TRUE(started.ok()) << started.status();
+  ChildProcess api = *std::move(started);
+  auto line = api.WaitForLogLine("serving gRPC", absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const int port = NumberAfter(*line, "(port ").value_or(0);
+  const int metrics_port =
+      NumberAfter(line->substr(line->find("metrics on")), "(port ").value_or(0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto subscriptions = v1::SubscriptionService::NewStub(channel);
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto health_status = [&health](const std::string& service = "") {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = health->Check(&context, request, &response);
+    return status.ok() ? static_cast<int>(response.status()) : -1;
+  };
+  ASSERT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  v1::CreateSubscriptionRequest create;
+  create.set_tenant_id(kTenant);
+  create.mutable_subscription()->set_name("drain");
+  create.mutable_subscription()->set_target_url(receiver_->url("/slow"));
+  create.mutable_subscription()->add_event_types("engagement_dispatched");
+  v1::CreateSubscriptionResponse created;
+  ASSERT_TRUE(
+      subscriptions->CreateSubscription(Context().get(), create, &created)
+          .ok());
+  ReceiverResponse slow;
+  slow.delay = absl::Seconds(4);
+  receiver_->RespondWith(slow);
+
+  // A call that takes longer than the delay: in flight when the drain begins.
+  grpc::Status in_flight_status;
+  v1::SendTestEventResponse in_flight;
+  std::thread caller([&] {
+    v1::SendTestEventRequest request;
+    request.set_tenant_id(kTenant);
+    request.set_id(created.subscription().id());
+    in_flight_status =
+        subscriptions->SendTestEvent(Context().get(), request, &in_flight);
+  });
+  ASSERT_TRUE(receiver_->WaitForRequests(1, absl::Seconds(30)));
+  api.Signal(SIGTERM);
+
+  int serving = grpc::health::v1::HealthCheckResponse::SERVING;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(3);
+       serving == grpc::health::v1::HealthCheckResponse::SERVING &&
+       absl::Now() < deadline;) {
+    serving = health_status();
+  }
+  EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  // Draining is not wedged: liveness must not restart the pod meanwhile.
+  EXPECT_EQ(health_status("liveness"),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+  httplib::Client probe("127.0.0.1", metrics_port);
+  auto ready = probe.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  // Still inside the delay: a new call is served.
+  v1::GetSubscriptionRequest get;
+  get.set_tenant_id(kTenant);
+  get.set_id(created.subscription().id());
+  v1::Subscription got;
+  EXPECT_TRUE(subscriptions->GetSubscription(Context().get(), get, &got).ok());
+
+  caller.join();
+  EXPECT_TRUE(in_flight_status.ok()) << in_flight_status.error_message();
+  EXPECT_EQ(in_flight.status_code(), 200);
+  EXPECT_EQ(api.Wait(absl::Seconds(30)), 0) << api.Log();
+  EXPECT_THAT(api.Log(), ::testing::HasSubstr("refusing new calls"));
 }
 
 // A setting that would spin or deliver nothing stops the worker at start-up

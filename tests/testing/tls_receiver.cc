@@ -224,6 +224,7 @@ struct TlsReceiver::Impl {
     received.body = request.body;
     received.received_at = absl::Now();
     received.remote_port = request.remote_port;
+    received.remote_address = request.remote_addr;
 
     Responder respond;
     {

@@ -41,6 +41,8 @@ struct ReceivedRequest {
   absl::Time received_at;
   // The client's port: requests with the same one came over one connection.
   int remote_port = 0;
+  // The client's address ("127.0.0.2"): where the request came from.
+  std::string remote_address;
 
   // The first value of header `name` (any case), or "" when absent.
   std::string Header(absl::string_view name) const;

@@ -38,6 +38,7 @@ TEST_F(ServerApiTest, HealthAnswersServingWithoutAToken) {
   EXPECT_EQ(HealthStatus(channel(), ""), 1);
   EXPECT_EQ(HealthStatus(channel(), "webhooks.v1.SubscriptionService"), 1);
   EXPECT_EQ(HealthStatus(channel(), "webhooks.v1.EventService"), 1);
+  EXPECT_EQ(HealthStatus(channel(), "liveness"), 1);
   EXPECT_EQ(HealthStatus(channel(), "no.such.Service"),
             -static_cast<int>(grpc::StatusCode::NOT_FOUND));
 }

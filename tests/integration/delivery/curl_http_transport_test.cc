@@ -509,6 +509,56 @@ TEST_F(CurlHttpTransportTest, HeaderWithLineBreakIsRefused) {
   EXPECT_EQ(receiver_->connection_count(), 0);
 }
 
+// 127.0.0.0/8 is all on the loopback interface: 127.0.0.2 and 127.0.0.3 stand
+// in for the fixed egress addresses of a worker host.
+TEST_F(CurlHttpTransportTest, RequestsLeaveFromTheSourceAddress) {
+  for (const std::string source : {"127.0.0.2", "127.0.0.3"}) {
+    CurlTransportOptions options = Options();
+    options.source_address = source;
+    std::unique_ptr<HttpTransport> transport = NewTransport(options);
+    ASSERT_NE(transport, nullptr);
+
+    HttpResult result = Send(*transport, Post(receiver_->url("/a")));
+
+    EXPECT_EQ(ClassOf(result), "success") << result.error_detail;
+  }
+  std::unique_ptr<HttpTransport> unbound = NewTransport(Options());
+  EXPECT_EQ(ClassOf(Send(*unbound, Post(receiver_->url("/a")))), "success");
+
+  std::vector<ReceivedRequest> received = receiver_->requests();
+  ASSERT_EQ(received.size(), 3u);
+  EXPECT_EQ(received[0].remote_address, "127.0.0.2");
+  EXPECT_EQ(received[1].remote_address, "127.0.0.3");
+  // Without a source address the system picks the usual one.
+  EXPECT_EQ(received[2].remote_address, "127.0.0.1");
+}
+
+TEST_F(CurlHttpTransportTest, SourceInterfaceIsUsed) {
+  CurlTransportOptions options = Options();
+  options.source_address = "lo";
+  std::unique_ptr<HttpTransport> transport = NewTransport(options);
+  ASSERT_NE(transport, nullptr);
+
+  HttpResult result = Send(*transport, Post(receiver_->ip_url("/a")));
+
+  EXPECT_EQ(ClassOf(result), "success") << result.error_detail;
+  ASSERT_EQ(receiver_->requests().size(), 1u);
+}
+
+TEST(CurlHttpTransportOptionsTest, SourceAddressMustBeThisHosts) {
+  // 192.0.2.0/24 is documentation space: no host has it.
+  for (const char* source : {"192.0.2.1", "2001:db8::1", "no-such-interface0",
+                             "127.0.0.1 ", "host!127.0.0.1"}) {
+    CurlTransportOptions options;
+    options.source_address = source;
+    EXPECT_THAT(
+        NewCurlHttpTransport(std::move(options)),
+        ::webhooks::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("source_address")))
+        << source;
+  }
+}
+
 TEST(CurlHttpTransportOptionsTest, UnreadableCaBundleIsInvalidArgument) {
   CurlTransportOptions options;
   options.ca_bundle = "/nonexistent/ca.pem";
