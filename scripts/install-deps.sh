@@ -28,11 +28,28 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
 sudo=()
 [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-echo "Installing: ${missing[*]}" >&2
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "Installing: ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+# promtool, from Debian's prometheus package, checks the alert rules
+# (tests/deploy/check_alerts.py). Only the tool is taken, unpacked into
+# .cache/tools: installing the package would also start a Prometheus server.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.cache/tools"
+if ! command -v promtool >/dev/null && [[ ! -x "$tools/usr/bin/promtool" ]]; then
+  echo "Unpacking promtool into $tools" >&2
+  download="$(mktemp -d)"
+  trap 'rm -rf "$download"' EXIT
+  if ! (cd "$download" && apt-get download -qq prometheus 2>/dev/null); then
+    "${sudo[@]}" apt-get update -qq
+    (cd "$download" && apt-get download -qq prometheus)
+  fi
+  dpkg -x "$download"/prometheus_*.deb "$download/x"
+  install -D -m 0755 "$download/x/usr/bin/promtool" "$tools/usr/bin/promtool"
+fi

@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """Renders every overlay of deploy/k8s with `kubectl kustomize` and checks
 what a cluster would be given: probes, resources, security contexts, labels
-that selectors actually match, Secrets that are templates only, and the
-worker's egress fence. Exits non-zero, naming each problem, when any check
-fails. Run by ctest (label deploy)."""
+that selectors actually match, Secrets that are templates only, the worker's
+egress fence, alert rules that each name a runbook that exists, and the
+Grafana dashboard ConfigMap. Exits non-zero, naming each problem, when any
+check fails. Run by ctest (label deploy).
+
+--runbooks FILE reads the runbook headings from FILE instead of
+deploy/README.md (to try runbooks written elsewhere before they are merged);
+the alerts' runbook annotations must still name deploy/README.md."""
+import argparse
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +20,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+# What every alert's `runbook` annotation names, "deploy/README.md#anchor".
+RUNBOOK_DOC = "deploy/README.md"
+SEVERITIES = ("critical", "warning", "info")
+DASHBOARD_CONFIGMAP = "webhooks-grafana-dashboard"
 problems = []
 
 
@@ -38,7 +50,85 @@ def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def check(overlay, objects):
+def heading_anchors(markdown):
+    """The anchors GitHub gives the Markdown headings of `markdown`: the text
+    lower-cased, punctuation other than '-' and '_' dropped, spaces as '-'."""
+    anchors = set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m and not in_code:
+            text = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def check_alerts(overlay, rules, anchors):
+    for r in rules:
+        labels = r["metadata"].get("labels", {})
+        if labels.get("app.kubernetes.io/name") != "webhooks" or \
+                labels.get("app.kubernetes.io/part-of") != "webhooks":
+            problem(overlay, r, "lacks the app.kubernetes.io/name and part-of labels")
+        groups = r.get("spec", {}).get("groups", [])
+        alerts = [a for g in groups for a in g.get("rules", []) if "alert" in a]
+        if not alerts:
+            problem(overlay, r, "has no alerts")
+        for a in alerts:
+            name = a["alert"]
+            severity = a.get("labels", {}).get("severity")
+            if severity not in SEVERITIES:
+                problem(overlay, r, f"{name}: severity {severity!r} is not one of {SEVERITIES}")
+            notes = a.get("annotations", {})
+            for need in ("summary", "description", "runbook"):
+                if not str(notes.get(need, "")).strip():
+                    problem(overlay, r, f"{name}: no {need} annotation")
+            runbook = str(notes.get("runbook", ""))
+            doc, _, anchor = runbook.partition("#")
+            if runbook and (doc != RUNBOOK_DOC or not anchor):
+                problem(overlay, r, f"{name}: runbook {runbook!r} is not {RUNBOOK_DOC}#<anchor>")
+            elif anchor and anchor not in anchors:
+                problem(overlay, r, f"{name}: runbook anchor #{anchor} is no heading "
+                                    f"of the runbooks (a heading '### {name}' makes it)")
+
+
+def check_dashboard(overlay, config_maps):
+    found = [c for c in config_maps if c["metadata"]["name"] == DASHBOARD_CONFIGMAP]
+    if not found:
+        problems.append(f"{overlay}: no ConfigMap {DASHBOARD_CONFIGMAP} (the Grafana dashboard; "
+                        "a hash suffix on its name would hide it too)")
+        return
+    c = found[0]
+    if c["metadata"].get("labels", {}).get("grafana_dashboard") != "1":
+        problem(overlay, c, 'lacks the label grafana_dashboard: "1" the Grafana sidecar looks for')
+    files = c.get("data", {})
+    if not files:
+        problem(overlay, c, "holds no dashboard")
+    for key, text in files.items():
+        try:
+            dash = json.loads(text)
+        except ValueError as e:
+            problem(overlay, c, f"{key} is not JSON: {e}")
+            continue
+        variables = {v.get("name"): v for v in dash.get("templating", {}).get("list", [])}
+        ds = variables.get("datasource", {})
+        if ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+            problem(overlay, c, f"{key}: no template variable datasource of type prometheus")
+        panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
+        if not panels:
+            problem(overlay, c, f"{key}: no panels")
+        for p in panels:
+            for where in [p] + p.get("targets", []):
+                if where.get("datasource", {}).get("uid") != "${datasource}":
+                    problem(overlay, c, f"{key}: panel {p.get('title')!r} does not query "
+                                        "${datasource}")
+                    break
+            if not any(t.get("expr") for t in p.get("targets", [])):
+                problem(overlay, c, f"{key}: panel {p.get('title')!r} has no query")
+
+
+def check(overlay, objects, anchors):
     by_kind = {}
     for o in objects:
         by_kind.setdefault(o["kind"], []).append(o)
@@ -149,8 +239,17 @@ def check(overlay, objects):
         for k, v in s.get("stringData", {}).items():
             if not str(v).startswith("REPLACE"):
                 problem(overlay, s, f"{k} holds a value, not a REPLACE placeholder")
-    for kind in ("Job", "CronJob", "ConfigMap", "Secret", "Service", "PodDisruptionBudget",
-                 "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"):
+    check_alerts(overlay, by_kind.get("PrometheusRule", []), anchors)
+    check_dashboard(overlay, by_kind.get("ConfigMap", []))
+    # Production must not render the template: `kubectl apply` would replace
+    # the real Secret's values with placeholders. Other overlays carry it.
+    if overlay == "prod":
+        for s in by_kind.get("Secret", []):
+            problem(overlay, s, "rendered in prod: applying it would overwrite the real Secret")
+    elif "Secret" not in by_kind:
+        problems.append(f"{overlay}: no Secret template")
+    for kind in ("Job", "CronJob", "ConfigMap", "Service", "PodDisruptionBudget",
+                 "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"):
         if kind not in by_kind:
             problems.append(f"{overlay}: no {kind}")
     commands = [c.get("command") for o, _ in templates for c in pod_spec(o)["spec"]["containers"]]
@@ -160,13 +259,19 @@ def check(overlay, objects):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runbooks", type=Path, default=ROOT / RUNBOOK_DOC,
+                        help="Markdown file whose headings the runbook anchors must match "
+                             f"(default {RUNBOOK_DOC})")
+    args = parser.parse_args()
+    anchors = heading_anchors(args.runbooks.read_text())
     overlays = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
     if not overlays:
         print("no overlays under deploy/k8s/overlays", file=sys.stderr)
         return 1
     for overlay in overlays:
         objects = render(overlay)
-        check(overlay, objects)
+        check(overlay, objects, anchors)
         print(f"{overlay}: {len(objects)} objects rendered")
     for p in problems:
         print("PROBLEM:", p, file=sys.stderr)
