@@ -128,6 +128,24 @@ def check_dashboard(overlay, config_maps):
                 problem(overlay, c, f"{key}: panel {p.get('title')!r} has no query")
 
 
+def image_user():
+    """The uid the Dockerfile's runtime stage runs as (its last USER)."""
+    users = re.findall(r"^USER\s+(\d+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    return int(users[-1]) if users else None
+
+
+IMAGE_USER = image_user()
+
+
+def duration_seconds(text):
+    """Seconds in a Go/Abseil duration such as 5s, 1m30s or 250ms."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
 def check(overlay, objects, anchors):
     by_kind = {}
     for o in objects:
@@ -163,6 +181,13 @@ def check(overlay, objects, anchors):
                 problem(overlay, o, f"{c['name']}: no memory limit")
             if not c.get("image", "").startswith("webhooks:"):
                 problem(overlay, o, f"{c['name']}: image {c.get('image')} has no tag")
+            # Configuration only from the environment and mounted files: a
+            # flag in the command would differ from what the ConfigMap says.
+            if c.get("args") or any(str(a).startswith("-") for a in c.get("command", [])):
+                problem(overlay, o, f"{c['name']}: flags in command/args; use WEBHOOKS_ variables")
+            if sc.get("runAsUser") != IMAGE_USER:
+                problem(overlay, o, f"runAsUser {sc.get('runAsUser')} is not the image's user "
+                                    f"{IMAGE_USER} (Dockerfile USER)")
             for e in c.get("env", []):
                 if "value" in e and "WEBHOOKS_" in e["name"] and any(
                         s in e["name"] for s in ("KEY", "TOKEN", "DATABASE_URL")) and \
@@ -181,6 +206,22 @@ def check(overlay, objects, anchors):
     for probe in ("readinessProbe", "livenessProbe"):
         if c.get(probe, {}).get("grpc", {}).get("port") != 50051:
             problem(overlay, api, f"{probe} is not gRPC health on 50051")
+    # Readiness asks the overall status, which turns NOT_SERVING on SIGTERM;
+    # liveness the "liveness" service, which stays SERVING while draining
+    # (a restart then would cut the calls in flight).
+    if c.get("readinessProbe", {}).get("grpc", {}).get("service", "") != "":
+        problem(overlay, api, "readinessProbe does not ask the overall health status")
+    if c.get("livenessProbe", {}).get("grpc", {}).get("service") != "liveness":
+        problem(overlay, api, "livenessProbe does not ask the health service 'liveness'")
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    delay = duration_seconds(env.get("WEBHOOKS_SHUTDOWN_DELAY", "0s"))
+    grace = duration_seconds(env.get("WEBHOOKS_SHUTDOWN_GRACE", "10s"))
+    if delay <= 0:
+        problem(overlay, api, "no WEBHOOKS_SHUTDOWN_DELAY: calls are refused before the pod "
+                              "leaves its Service")
+    if api["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30) <= delay + grace:
+        problem(overlay, api, f"terminationGracePeriodSeconds not above the shutdown delay "
+                              f"and grace ({delay + grace:g} s)")
     if api["spec"].get("replicas", 1) < 2 and overlay == "prod":
         problem(overlay, api, "fewer than 2 replicas")
     w = worker["spec"]["template"]["spec"]
