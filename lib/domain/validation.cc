@@ -1,5 +1,8 @@
 #include "lib/domain/validation.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstddef>
 #include <map>
 #include <set>
@@ -124,7 +127,11 @@ absl::Status ValidateAuthority(absl::string_view authority) {
                                  DescribeByteAt(host, i), ")"));
       }
     }
-    if (host.find(':') == absl::string_view::npos) {
+    // Only what the resolver will take as an IPv6 address: "[1:2]" has the
+    // right characters and would fail every attempt.
+    in6_addr parsed;
+    if (host.find(':') == absl::string_view::npos ||
+        inet_pton(AF_INET6, std::string(host).c_str(), &parsed) != 1) {
       return Invalid(kField, "the bracketed host is not an IPv6 address");
     }
     if (!after_host.empty() && after_host.front() != ':') {
@@ -216,17 +223,36 @@ absl::Status ValidateHeaderValue(absl::string_view name,
                                         " must be at most ",
                                         kMaxHeaderValueBytes, " bytes"));
   }
+  // RFC 9110 field values: visible characters, obs-text, and space or tab
+  // between them. Any other control character is refused by receivers (or,
+  // CR and LF, would split the header).
   for (char c : value) {
-    absl::string_view found;
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) continue;
+    if (byte == '\t') continue;
+    std::string found;
     if (c == '\r') found = "CR";
     if (c == '\n') found = "LF";
     if (c == '\0') found = "NUL";
-    if (!found.empty()) {
-      return Invalid(kField, absl::StrCat("the value of header ", Quoted(name),
-                                          " must not contain CR, LF or NUL "
-                                          "(found ",
-                                          found, ")"));
-    }
+    if (found.empty())
+      found = absl::StrCat("byte 0x", absl::Hex(byte, absl::kZeroPad2));
+    return Invalid(kField, absl::StrCat("the value of header ", Quoted(name),
+                                        " must not contain control "
+                                        "characters other than tab (found ",
+                                        found, ")"));
+  }
+  // Receivers strip a value's leading and trailing spaces and tabs, and
+  // libcurl does not send a header whose value is only those: either way the
+  // subscriber would not get the value as set.
+  if (!value.empty() && (absl::ascii_isblank(value.front()) ||
+                         absl::ascii_isblank(value.back()))) {
+    return Invalid(
+        kField,
+        absl::StrCat("the value of header ", Quoted(name),
+                     value.find_first_not_of(" \t") == absl::string_view::npos
+                         ? " must not be only spaces or tabs (an empty value "
+                           "sends the header empty)"
+                         : " must not begin or end with a space or tab"));
   }
   return absl::OkStatus();
 }

@@ -42,11 +42,12 @@ absl::Status ValidateTargetUrl(absl::string_view url);
 absl::Status ValidateEventTypes(absl::Span<const std::string> event_types);
 
 // "subscription.custom_headers": at most 20; names are RFC 9110 tokens; values
-// have no CR, LF or NUL; names that are hop-by-hop, framing or ours
-// (Host, Content-Length, Content-Type, Content-Encoding, Transfer-Encoding,
-// Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade, Expect, User-Agent,
-// webhook-*) are refused, case-insensitively, as are two names differing only
-// in case.
+// have no control character but tab and no leading or trailing space or tab
+// (empty is fine: the header is sent empty); names that are hop-by-hop, framing
+// or ours (Host, Content-Length, Content-Type, Content-Encoding,
+// Transfer-Encoding, Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade,
+// Expect, User-Agent, webhook-*) are refused, case-insensitively, as are two
+// names differing only in case.
 absl::Status ValidateCustomHeaders(
     const std::map<std::string, std::string>& headers);
 
