@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "lib/common/echo.h"
 #include "lib/common/status_macros.h"
 #include "lib/domain/event_types.h"
 
@@ -30,16 +31,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
 
-// Client-supplied text echoed in a message is escaped and shortened, so a
-// message stays one readable line whatever the client sent.
-std::string Quoted(absl::string_view text) {
-  constexpr std::size_t kMaxEchoBytes = 64;
-  if (text.size() <= kMaxEchoBytes) {
-    return absl::StrCat("\"", absl::CEscape(text), "\"");
-  }
-  return absl::StrCat("\"", absl::CEscape(text.substr(0, kMaxEchoBytes)),
-                      "...\"");
-}
+std::string Quoted(absl::string_view text) { return common::Echo(text); }
 
 // Names one offending byte without echoing the text around it, which may be a
 // secret pasted into the wrong field.

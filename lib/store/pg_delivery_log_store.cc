@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/common/echo.h"
 #include "lib/store/delivery_log_store.h"
 #include "lib/store/event_store.h"
 #include "lib/store/pg_connection.h"
@@ -77,7 +78,7 @@ absl::Status DeliveryNotFound(int64_t id) {
 
 absl::Status SubscriptionNotFound(absl::string_view id) {
   return absl::NotFoundError(
-      absl::StrCat("subscription ", id.substr(0, 64), " not found"));
+      absl::StrCat("subscription ", common::Echo(id), " not found"));
 }
 
 // Makes the rows of `ids_sql` (a subquery of delivery ids of one lane, which
@@ -327,7 +328,7 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
       if (batch->enabled) {
         if (first) {
           return absl::FailedPreconditionError(
-              absl::StrCat("subscription ", subscription_id.substr(0, 64),
+              absl::StrCat("subscription ", common::Echo(subscription_id),
                            " is enabled: its deliveries are not held"));
         }
         return total;

@@ -2,6 +2,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
+#include "lib/common/echo.h"
 #include "lib/store/delivery_waker.h"
 #include "lib/store/pg_connection.h"
 #include "lib/store/pg_stores.h"
@@ -123,7 +124,7 @@ class PgEventStore final : public EventStore {
                                             std::string(event_id));
           if (r.empty()) {
             return absl::NotFoundError(
-                absl::StrCat("event ", event_id, " not found"));
+                absl::StrCat("event ", common::Echo(event_id), " not found"));
           }
           EventRecord e;
           e.id = r[0][0].as<std::string>();

@@ -1,5 +1,6 @@
 #include <pqxx/pqxx>
 
+#include "lib/common/echo.h"
 #include "lib/store/pg_connection.h"
 #include "lib/store/pg_stores.h"
 #include "lib/store/pg_values.h"
@@ -37,7 +38,8 @@ SubscriptionRecord ReadRecord(const pqxx::row& row) {
 }
 
 absl::Status NotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat("subscription ", id, " not found"));
+  return absl::NotFoundError(
+      absl::StrCat("subscription ", common::Echo(id), " not found"));
 }
 
 class PgSubscriptionStore final : public SubscriptionStore {
@@ -81,8 +83,8 @@ class PgSubscriptionStore final : public SubscriptionStore {
               return stored;
             }
           }
-          return absl::AlreadyExistsError(
-              absl::StrCat("subscription ", record.id, " already exists"));
+          return absl::AlreadyExistsError(absl::StrCat(
+              "subscription ", common::Echo(record.id), " already exists"));
         });
   }
 

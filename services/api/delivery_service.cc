@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "lib/common/echo.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/status_macros.h"
 #include "lib/common/utf8.h"
@@ -28,8 +29,6 @@ using google::protobuf::util::TimeUtil;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr char kDeliveryIdPrefix[] = "dlv_";
-// Ids are echoed in errors: never more than this much of one.
-constexpr size_t kMaxEchoedId = 64;
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
@@ -45,8 +44,8 @@ absl::StatusOr<int64_t> ParseDeliveryId(absl::string_view field,
   if (!absl::ConsumePrefix(&digits, kDeliveryIdPrefix) ||
       !absl::SimpleAtoi(digits, &n) || n <= 0 || absl::StrCat(n) != digits) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", id.substr(0, kMaxEchoedId),
-                     "\" is not a delivery id (dlv_ and a number)"));
+        absl::StrCat(field, ": ", common::Echo(id),
+                     " is not a delivery id (dlv_ and a number)"));
   }
   return n;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "lib/common/echo.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/ids.h"
 #include "lib/common/status_macros.h"
@@ -323,8 +324,8 @@ grpc::Status SubscriptionServiceImpl::UpdateSubscription(
                                        config_.max_in_flight_limit));
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
-            "update_mask: \"", path,
-            "\" cannot be updated (allowed: ", kUpdatablePaths, ")"));
+            "update_mask: ", common::Echo(path),
+            " cannot be updated (allowed: ", kUpdatablePaths, ")"));
       }
     }
     if (replace_headers && !header_names.empty()) {

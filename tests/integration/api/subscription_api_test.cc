@@ -849,5 +849,73 @@ TEST_F(SubscriptionApiTest, MissingIdsAreInvalidArguments) {
   EXPECT_THAT(status.error_message(), StartsWith("id"));
 }
 
+// Ids and field paths come back in error messages: escaped and cut short,
+// never the 100 KB a client sent (which would also land in logs).
+TEST_F(SubscriptionApiTest, ErrorsEchoAtMostABoundedEscapedPieceOfTheInput) {
+  const std::string tenant = RandomTenant();
+  std::string huge = "sub_\n";
+  while (huge.size() < 100 * 1024) huge += "0123456789";
+  auto expect_bounded = [&](const std::string& what, const grpc::Status& s) {
+    EXPECT_FALSE(s.ok()) << what;
+    EXPECT_LT(s.error_message().size(), 300u) << what;
+    EXPECT_THAT(s.error_message(), Not(HasSubstr("\n"))) << what;
+    EXPECT_THAT(s.error_message(), HasSubstr("\"sub_\\n0123456789")) << what;
+    EXPECT_THAT(s.error_message(), HasSubstr("...\"")) << what;
+  };
+  {
+    v1::GetSubscriptionRequest r;
+    r.set_tenant_id(tenant);
+    r.set_id(huge);
+    v1::Subscription out;
+    expect_bounded("GetSubscription",
+                   subscriptions().GetSubscription(Context().get(), r, &out));
+  }
+  {
+    v1::DeleteSubscriptionRequest r;
+    r.set_tenant_id(tenant);
+    r.set_id(huge);
+    google::protobuf::Empty out;
+    expect_bounded("DeleteSubscription", subscriptions().DeleteSubscription(
+                                             Context().get(), r, &out));
+  }
+  {
+    v1::UpdateSubscriptionRequest r;
+    r.set_tenant_id(tenant);
+    r.mutable_subscription()->set_id("sub_01JD7X3G2Q5T6X8V9W0Y1Z2A3B");
+    r.mutable_update_mask()->add_paths(huge);
+    v1::Subscription out;
+    expect_bounded(
+        "UpdateSubscription update_mask",
+        subscriptions().UpdateSubscription(Context().get(), r, &out));
+  }
+  {
+    v1::GetEventRequest r;
+    r.set_tenant_id(tenant);
+    r.set_event_id(huge);
+    v1::StoredEvent out;
+    const grpc::Status status = events().GetEvent(Context().get(), r, &out);
+    EXPECT_LT(status.error_message().size(), 300u) << "GetEvent";
+    EXPECT_THAT(status.error_message(), Not(HasSubstr("\n"))) << "GetEvent";
+  }
+  {
+    v1::GetDeliveryRequest r;
+    r.set_tenant_id(tenant);
+    r.set_id(huge);
+    v1::Delivery out;
+    const grpc::Status status =
+        deliveries().GetDelivery(Context().get(), r, &out);
+    EXPECT_LT(status.error_message().size(), 300u) << "GetDelivery";
+    EXPECT_THAT(status.error_message(), Not(HasSubstr("\n"))) << "GetDelivery";
+  }
+  {
+    v1::DiscardHeldDeliveriesRequest r;
+    r.set_tenant_id(tenant);
+    r.set_subscription_id(huge);
+    v1::DiscardHeldDeliveriesResponse out;
+    expect_bounded("DiscardHeldDeliveries", deliveries().DiscardHeldDeliveries(
+                                                Context().get(), r, &out));
+  }
+}
+
 }  // namespace
 }  // namespace webhooks::api
