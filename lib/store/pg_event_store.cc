@@ -14,6 +14,13 @@ namespace {
 // The fan-out rides in the same statement as the insert: one round trip per
 // publish. `ev` is empty when the idempotency key was already used. The
 // workers are woken after the commit, by the DeliveryWaker.
+//
+// FOR KEY SHARE OF s: a subscription whose delete commits while the publish
+// runs is skipped (the lock waits for the delete, then finds the row gone)
+// instead of failing the whole publish on the deliveries' foreign key; one
+// that stays is kept from being deleted until the publish commits. The lock
+// conflicts only with deletes and key changes, not with updates, and it is
+// the lock the foreign-key check takes on the same rows anyway: no new cost.
 constexpr char kPublishSql[] = R"sql(
 WITH ev AS (
   INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
@@ -25,6 +32,7 @@ d AS (
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
+  FOR KEY SHARE OF s
   RETURNING 1)
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM d)
 )sql";
@@ -46,6 +54,7 @@ d AS (
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
+  FOR KEY SHARE OF s
   RETURNING event_id)
 SELECT ev.id, coalesce(c.deliveries, 0)
 FROM ev

@@ -1,8 +1,10 @@
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/store/pg_pool.h"
@@ -191,6 +193,75 @@ TEST(PgSubscriptionStoreTest, DisablingAndEnablingChangesTheLaneNotDeliveries) {
   EXPECT_EQ(enabled.disabled_reason, "");
   EXPECT_EQ(Lane(*db, "sub_1"), "true,64");
   EXPECT_EQ(DeliveryRows(*db, "sub_1"), before);
+}
+
+// True once another backend of the database waits for a row lock: the
+// publish has reached the subscription whose delete is not committed yet.
+bool AwaitLockWaiter(const TestDatabase& db) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
+       absl::Now() < deadline;) {
+    if (db.QueryValue("SELECT count(*) FROM pg_stat_activity "
+                      "WHERE wait_event_type = 'Lock' AND "
+                      "datname = current_database()") != "0") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A publish that meets a DeleteSubscription in flight fans out to the
+// subscriptions that still exist; it used to fail whole with a foreign-key
+// violation (INTERNAL), refusing the event for the tenant's other
+// subscriptions too. Both the single and the batch statement.
+TEST(PgSubscriptionStoreTest, PublishRacingADeleteFansOutToWhatRemains) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get());
+  auto events = NewPgEventStore(pool.get());
+  for (bool batch : {false, true}) {
+    SCOPED_TRACE(batch ? "PublishBatch" : "Publish");
+    const std::string doomed = batch ? "sub_doomed_b" : "sub_doomed";
+    const std::string kept = batch ? "sub_kept_b" : "sub_kept";
+    ASSERT_THAT(store->Create(Record(doomed, "k1:s"), absl::InfiniteFuture()),
+                IsOk());
+    ASSERT_THAT(store->Create(Record(kept, "k1:s"), absl::InfiniteFuture()),
+                IsOk());
+
+    // The delete, as the store runs it, held open in a transaction of its
+    // own; the publish then waits on the doomed subscription's row.
+    pqxx::connection deleter(db->url());
+    pqxx::work deleting(deleter);
+    deleting.exec0(absl::StrCat("DELETE FROM subscriptions WHERE id = ",
+                                deleting.quote(doomed)));
+    NewEvent event{.id = batch ? "evt_race_b" : "evt_race",
+                   .type = "inbound_engagement",
+                   .idempotency_key = batch ? "race-b" : "race",
+                   .body = "{}",
+                   .occurred_at = absl::Now()};
+    absl::Status published;
+    int64_t created = -1;
+    std::thread publisher([&] {
+      if (batch) {
+        auto r = events->PublishBatch("t", {event}, absl::InfiniteFuture());
+        published = r.status();
+        if (r.ok()) created = (*r)[0].deliveries_created;
+      } else {
+        auto r = events->Publish("t", event, absl::InfiniteFuture());
+        published = r.status();
+        if (r.ok()) created = r->deliveries_created;
+      }
+    });
+    const bool waited = AwaitLockWaiter(*db);
+    deleting.commit();
+    publisher.join();
+    ASSERT_TRUE(waited) << "the publish never waited for the delete";
+    EXPECT_THAT(published, IsOk());
+    // The second round also fans out to the first round's kept one.
+    EXPECT_EQ(created, batch ? 2 : 1);
+    EXPECT_EQ(DeliveryRows(*db, kept).size(), 1u);
+    EXPECT_TRUE(DeliveryRows(*db, doomed).empty());
+  }
 }
 
 }  // namespace
