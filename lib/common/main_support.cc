@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
@@ -34,9 +35,12 @@ std::string FlagEnvironmentName(absl::string_view flag_name) {
   return absl::StrCat("WEBHOOKS_", absl::AsciiStrToUpper(flag_name));
 }
 
-absl::Status SetFlagsFromEnvironment(absl::string_view main_file) {
+absl::Status SetFlagsFromEnvironment(
+    absl::string_view main_file,
+    absl::Span<const absl::string_view> secret_flags) {
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     if (!absl::EndsWith(flag->Filename(), main_file)) continue;
+    if (absl::c_linear_search(secret_flags, name)) continue;
     const std::string variable = FlagEnvironmentName(name);
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;

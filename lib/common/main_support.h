@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace webhooks::common {
 
@@ -27,7 +28,14 @@ void SetUpFlagsUsage(absl::string_view usage, absl::string_view main_file,
 // then the environment, then the default. INVALID_ARGUMENT naming the
 // variable when a value does not parse (the value is not repeated: it could
 // be anything).
-absl::Status SetFlagsFromEnvironment(absl::string_view main_file);
+//
+// `secret_flags` are left alone: a value set from the environment becomes the
+// flag's current value, which --help prints ("currently: ..."), so a flag
+// whose value may carry a password (--database_url) reads its variable with
+// FlagOrEnv instead.
+absl::Status SetFlagsFromEnvironment(
+    absl::string_view main_file,
+    absl::Span<const absl::string_view> secret_flags = {});
 
 // The environment variable SetFlagsFromEnvironment reads for `flag_name`.
 std::string FlagEnvironmentName(absl::string_view flag_name);

@@ -61,6 +61,12 @@ absl::StatusOr<SourceBinding> ResolveSourceAddress(const std::string& source) {
   v4.sin_family = AF_INET;
   sockaddr_in6 v6{};
   v6.sin6_family = AF_INET6;
+  if (source == "0.0.0.0" || source == "::" || source == "::0") {
+    // Binds, but leaves the choice to the system: no fixed address.
+    return absl::InvalidArgumentError(
+        absl::StrCat("source_address: ", source,
+                     " is the unspecified address, not one of this host's"));
+  }
   if (inet_pton(AF_INET, source.c_str(), &v4.sin_addr) == 1) {
     if (!CanBind(AF_INET, reinterpret_cast<const sockaddr*>(&v4), sizeof(v4))) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -328,8 +328,8 @@ int RunServe() {
 int main(int argc, char** argv) {
   common::SetUpFlagsUsage(kUsage, "services/api/main.cc",
                           absl::StrCat("webhooks-api ", WEBHOOKS_VERSION));
-  if (absl::Status status =
-          common::SetFlagsFromEnvironment("services/api/main.cc");
+  if (absl::Status status = common::SetFlagsFromEnvironment(
+          "services/api/main.cc", {"database_url"});
       !status.ok()) {
     std::cerr << status.message() << "\n";
     return 2;

@@ -67,11 +67,17 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::StopServingHealth() {
+  // One by one, not SetServingStatus(false) for all: "liveness" must not
+  // flap to NOT_SERVING (Watch callers would see it). Draining is not being
+  // wedged: a liveness probe must not restart the pod meanwhile.
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus(false);
-  // Draining is not being wedged: a liveness probe must not restart the pod
-  // while it finishes its calls.
-  health->SetServingStatus(std::string(kLivenessService), true);
+  for (const std::string& service :
+       {std::string(""),
+        std::string(v1::SubscriptionService::service_full_name()),
+        std::string(v1::EventService::service_full_name()),
+        std::string(v1::DeliveryService::service_full_name())}) {
+    health->SetServingStatus(service, false);
+  }
 }
 
 void ApiServer::Shutdown(absl::Time deadline) {

@@ -34,8 +34,8 @@ struct ServerOptions {
 };
 
 // The health service name that answers SERVING for as long as the server
-// runs, draining included: for liveness probes. "" and the API's services
-// turn NOT_SERVING when shutdown begins: for readiness.
+// takes calls, the shutdown delay included: for liveness probes. "" and the
+// API's services turn NOT_SERVING when shutdown begins: for readiness.
 inline constexpr absl::string_view kLivenessService = "liveness";
 
 class ApiServer {

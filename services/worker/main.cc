@@ -246,8 +246,8 @@ int main(int argc, char** argv) {
   common::SetUpFlagsUsage("webhooks-worker [flags]: deliver pending webhooks",
                           "services/worker/main.cc",
                           absl::StrCat("webhooks-worker ", WEBHOOKS_VERSION));
-  if (absl::Status status =
-          common::SetFlagsFromEnvironment("services/worker/main.cc");
+  if (absl::Status status = common::SetFlagsFromEnvironment(
+          "services/worker/main.cc", {"database_url"});
       !status.ok()) {
     std::cerr << status.message() << "\n";
     return 2;

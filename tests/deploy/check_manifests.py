@@ -136,6 +136,13 @@ def image_user():
 
 IMAGE_USER = image_user()
 
+# Flags both binaries have, with different defaults or meanings.
+PER_BINARY_VARIABLES = {
+    "WEBHOOKS_DB_POOL_SIZE", "WEBHOOKS_SHUTDOWN_GRACE", "WEBHOOKS_SHUTDOWN_DELAY",
+    "WEBHOOKS_SOURCE_ADDRESS", "WEBHOOKS_METRICS_ADDR", "WEBHOOKS_CONNECT_TIMEOUT",
+    "WEBHOOKS_REQUEST_TIMEOUT", "WEBHOOKS_NAME",
+}
+
 
 def duration_seconds(text):
     """Seconds in a Go/Abseil duration such as 5s, 1m30s or 250ms."""
@@ -165,6 +172,8 @@ def check(overlay, objects, anchors):
             problem(overlay, o, "pod seccompProfile is not RuntimeDefault")
         if spec.get("automountServiceAccountToken") is not False:
             problem(overlay, o, "the service account token is mounted")
+        if spec.get("enableServiceLinks") is not False:
+            problem(overlay, o, "service links on: they add WEBHOOKS_* variables, read as flags")
         for c in spec["containers"]:
             csc = c.get("securityContext", {})
             if csc.get("readOnlyRootFilesystem") is not True:
@@ -280,6 +289,14 @@ def check(overlay, objects, anchors):
         for k, v in s.get("stringData", {}).items():
             if not str(v).startswith("REPLACE"):
                 problem(overlay, s, f"{k} holds a value, not a REPLACE placeholder")
+    # The shared ConfigMap reaches both binaries (envFrom); a flag the two
+    # read differently must be set per container.
+    for cm in by_kind.get("ConfigMap", []):
+        if cm["metadata"]["name"].startswith("webhooks-config"):
+            for key in cm.get("data", {}):
+                if key in PER_BINARY_VARIABLES:
+                    problem(overlay, cm, f"{key} means different things to the API and the "
+                                         "worker: set it in one container's env")
     check_alerts(overlay, by_kind.get("PrometheusRule", []), anchors)
     check_dashboard(overlay, by_kind.get("ConfigMap", []))
     # Production must not render the template: `kubectl apply` would replace

@@ -36,8 +36,9 @@ TENANT = "observability"
 # Labels Prometheus (and the Operator) put on every series from the target,
 # not the binaries: expressions may use them although no scrape shows them.
 TARGET_LABELS = {"namespace", "job", "pod", "instance", "service", "endpoint", "container"}
-# Series Prometheus makes itself.
-PROMETHEUS_METRICS = {"up"}
+# Series Prometheus makes itself, and kube-state-metrics' (kube-prometheus-
+# stack) that the alerts use: not ours to expose.
+PROMETHEUS_METRICS = {"up", "kube_deployment_status_replicas_available"}
 PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and",
                    "or", "unless", "bool", "offset", "inf", "nan"}
 

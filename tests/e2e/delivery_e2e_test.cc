@@ -446,7 +446,8 @@ TEST_F(DeliveryE2eTest,
   // A call that takes longer than the delay: in flight when the drain begins.
   grpc::Status in_flight_status;
   v1::SendTestEventResponse in_flight;
-  std::thread caller([&] {
+  // jthread: joined however the test ends (an ASSERT below returns early).
+  std::jthread caller([&] {
     v1::SendTestEventRequest request;
     request.set_tenant_id(kTenant);
     request.set_id(created.subscription().id());

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,12 +24,16 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
     const std::string& log_path) {
+  // The test's environment, without its WEBHOOKS_ variables: each sets a
+  // flag of the binaries, and a developer's shell must not reconfigure the
+  // processes under test. What a test means to set, it passes in `env`.
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
     const auto eq = entry.find('=');
-    if (eq != std::string::npos)
-      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+    if (eq == std::string::npos || absl::StartsWith(entry, "WEBHOOKS_"))
+      continue;
+    merged[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   for (const auto& [k, v] : env) merged[k] = v;
   std::vector<std::string> env_strings;

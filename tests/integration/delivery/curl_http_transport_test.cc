@@ -548,7 +548,7 @@ TEST_F(CurlHttpTransportTest, SourceInterfaceIsUsed) {
 TEST(CurlHttpTransportOptionsTest, SourceAddressMustBeThisHosts) {
   // 192.0.2.0/24 is documentation space: no host has it.
   for (const char* source : {"192.0.2.1", "2001:db8::1", "no-such-interface0",
-                             "127.0.0.1 ", "host!127.0.0.1"}) {
+                             "127.0.0.1 ", "host!127.0.0.1", "0.0.0.0", "::"}) {
     CurlTransportOptions options;
     options.source_address = source;
     EXPECT_THAT(

@@ -55,6 +55,18 @@ TEST_F(SetFlagsFromEnvironmentTest, SetVariablesSetTheirFlags) {
   EXPECT_EQ(absl::GetFlag(FLAGS_env_test_name), "default");
 }
 
+// A secret flag's value from the environment must not become the flag's
+// current value, which --help prints.
+TEST_F(SetFlagsFromEnvironmentTest, SecretFlagsAreLeftAlone) {
+  setenv("WEBHOOKS_ENV_TEST_NAME", "postgresql://u:SECRETPW@h/db", 1);
+  setenv("WEBHOOKS_ENV_TEST_COUNT", "12", 1);
+
+  EXPECT_TRUE(SetFlagsFromEnvironment(kThisFile, {"env_test_name"}).ok());
+
+  EXPECT_EQ(absl::GetFlag(FLAGS_env_test_name), "default");
+  EXPECT_EQ(absl::GetFlag(FLAGS_env_test_count), 12);
+}
+
 TEST_F(SetFlagsFromEnvironmentTest, OnlyTheMainFilesFlagsAreRead) {
   setenv("WEBHOOKS_ENV_TEST_COUNT", "12", 1);
 
