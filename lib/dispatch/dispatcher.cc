@@ -101,7 +101,7 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
     InFlightDelivery in_flight{d.id, d.lease_token, d.attempt,
                                d.subscription_id, d.event_created_at};
     absl::StatusOr<delivery::HttpRequest> built =
-        BuildRequest(d, *sealer_, now);
+        BuildRequest(d, *sealer_, now, &in_flight.header_values);
     if (!built.ok()) {
       // BuildRequest's errors carry no secret material.
       common::LogError("delivery ", d.id, ": cannot prepare the request: ",

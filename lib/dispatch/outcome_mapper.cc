@@ -5,6 +5,7 @@
 
 #include "absl/random/bit_gen_ref.h"
 #include "absl/time/time.h"
+#include "lib/domain/custom_headers.h"
 
 namespace webhooks::dispatch {
 namespace {
@@ -49,7 +50,12 @@ DeliveryOutcome MapOutcome(const InFlightDelivery& delivery,
   outcome.duration = result.duration;
   outcome.http_status = result.http_status;
   outcome.error_class = std::string(domain::ErrorClassName(result.error_class));
-  outcome.response_excerpt = result.response_excerpt;
+  // A receiver may echo our request headers in its error body: the
+  // excerpt is stored in plaintext, the header values are secrets.
+  outcome.response_excerpt = delivery.header_values.empty()
+                                 ? result.response_excerpt
+                                 : domain::RedactValues(result.response_excerpt,
+                                                        delivery.header_values);
   outcome.disable_subscription = decision.disable_subscription;
   outcome.disable_reason = decision.disable_reason;
   return outcome;

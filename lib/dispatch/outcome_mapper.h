@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/random/bit_gen_ref.h"
 #include "absl/time/time.h"
@@ -21,12 +22,15 @@ struct InFlightDelivery {
   int attempt = 0;  // the number of the attempt being made (1-based)
   std::string subscription_id;
   absl::Time event_created_at;
+  // The custom header values sent: redacted from the response excerpt.
+  std::vector<std::string> header_values;
 };
 
 // The outcome of `delivery`'s attempt that ended in `result`, decided by
 // domain::Decide at `now` (jitter drawn from `rng`). The Retry-After header
 // counts only on a 429 or 503 response. The attempt's record (started_at,
-// duration, http_status, error class name, excerpt) is copied from `result`;
+// duration, http_status, error class name, excerpt) is copied from `result`,
+// the excerpt without the delivery's header values (domain::RedactValues);
 // delivery id, token, attempt and subscription from `delivery`.
 // `result.error_class` must not be kAborted (that is a release, not an
 // outcome); if it is, Decide's answer (a retry at `now`) is returned.

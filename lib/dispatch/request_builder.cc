@@ -15,7 +15,7 @@ namespace webhooks::dispatch {
 
 absl::StatusOr<delivery::HttpRequest> BuildRequest(
     const store::LeasedDelivery& d, const security::Sealer& sealer,
-    absl::Time now) {
+    absl::Time now, std::vector<std::string>* header_values) {
   absl::StatusOr<std::string> encoded =
       sealer.Open(d.custom_headers_sealed,
                   security::SubscriptionFieldAad(
@@ -60,6 +60,7 @@ absl::StatusOr<delivery::HttpRequest> BuildRequest(
   request.headers.push_back(absl::StrCat("webhook-event: ", d.event_type));
   request.headers.push_back(absl::StrCat("webhook-attempt: ", d.attempt));
   for (const auto& [name, value] : *custom) {
+    if (header_values != nullptr) header_values->push_back(value);
     // curl drops a "Name: " line with no value; "Name;" sends it empty.
     request.headers.push_back(value.empty() ? absl::StrCat(name, ";")
                                             : absl::StrCat(name, ": ", value));

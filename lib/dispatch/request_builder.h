@@ -3,6 +3,9 @@
 #ifndef WEBHOOKS_LIB_DISPATCH_REQUEST_BUILDER_H_
 #define WEBHOOKS_LIB_DISPATCH_REQUEST_BUILDER_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lib/delivery/http_transport.h"
@@ -24,9 +27,12 @@ namespace webhooks::dispatch {
 // (FAILED_PRECONDITION, DATA_LOSS), domain::DecodeHeaders (DATA_LOSS) and
 // delivery::SignatureHeader (INVALID_ARGUMENT); their messages never contain
 // secret material. Thread-compatible; pure apart from the sealer.
+//
+// `header_values`, when given, receives the custom header values (for
+// redacting what a receiver echoes of them: domain::RedactValues).
 absl::StatusOr<delivery::HttpRequest> BuildRequest(
     const store::LeasedDelivery& delivery, const security::Sealer& sealer,
-    absl::Time now);
+    absl::Time now, std::vector<std::string>* header_values = nullptr);
 
 }  // namespace webhooks::dispatch
 

@@ -4,9 +4,11 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -83,6 +85,44 @@ HeaderMap MaskHeaders(const HeaderMap& headers) {
     masked.emplace(name, MaskSecret(value));
   }
   return masked;
+}
+
+std::string RedactValues(absl::string_view text,
+                         absl::Span<const std::string> values) {
+  constexpr absl::string_view kRedacted = "[redacted]";
+  std::vector<const std::string*> sorted;
+  for (const std::string& v : values) {
+    if (v.size() >= kMinRedactedBytes) sorted.push_back(&v);
+  }
+  // Longest first: a value containing another is replaced whole.
+  std::sort(sorted.begin(), sorted.end(),
+            [](const std::string* a, const std::string* b) {
+              return a->size() > b->size();
+            });
+  std::string out(text);
+  for (const std::string* v : sorted) {
+    std::string replaced;
+    std::size_t from = 0;
+    for (std::size_t at = out.find(*v); at != std::string::npos;
+         at = out.find(*v, from)) {
+      replaced.append(out, from, at - from);
+      replaced.append(kRedacted.data(), kRedacted.size());
+      from = at + v->size();
+    }
+    replaced.append(out, from, std::string::npos);
+    out = std::move(replaced);
+  }
+  // The excerpt may end inside a value: cut its beginning too.
+  for (const std::string* v : sorted) {
+    for (std::size_t n = std::min(v->size() - 1, out.size());
+         n >= kMinRedactedBytes; --n) {
+      if (absl::EndsWith(out, absl::string_view(*v).substr(0, n))) {
+        out.replace(out.size() - n, n, kRedacted.data(), kRedacted.size());
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace webhooks::domain

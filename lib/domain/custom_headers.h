@@ -3,11 +3,13 @@
 #ifndef WEBHOOKS_LIB_DOMAIN_CUSTOM_HEADERS_H_
 #define WEBHOOKS_LIB_DOMAIN_CUSTOM_HEADERS_H_
 
+#include <cstddef>
 #include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace webhooks::domain {
 
@@ -30,6 +32,18 @@ std::string MaskSecret(absl::string_view value);
 
 // Every value masked with MaskSecret.
 HeaderMap MaskHeaders(const HeaderMap& headers);
+
+// Values shorter than this are not redacted: they would match ordinary text.
+inline constexpr std::size_t kMinRedactedBytes = 4;
+
+// `text` (a receiver's response excerpt, stored in plaintext) with every
+// occurrence of one of `values` (the subscription's custom header values,
+// which a receiver may echo back) replaced by "[redacted]", longest value
+// first; and, where `text` ends inside one (an excerpt is cut), that value's
+// beginning, when at least kMinRedactedBytes long, at its end. Values under
+// kMinRedactedBytes are left alone.
+std::string RedactValues(absl::string_view text,
+                         absl::Span<const std::string> values);
 
 }  // namespace webhooks::domain
 

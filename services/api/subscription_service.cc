@@ -523,8 +523,10 @@ grpc::Status SubscriptionServiceImpl::SendTestEvent(
     if (s.previous_secret_expires_at > now) {
       d.previous_signing_secret_sealed = s.previous_signing_secret_sealed;
     }
-    WEBHOOKS_ASSIGN_OR_RETURN(delivery::HttpRequest http,
-                              dispatch::BuildRequest(d, *deps_.sealer, now));
+    std::vector<std::string> header_values;
+    WEBHOOKS_ASSIGN_OR_RETURN(
+        delivery::HttpRequest http,
+        dispatch::BuildRequest(d, *deps_.sealer, now, &header_values));
 
     // Counted until the request ends, not the call: a caller that gives up
     // early does not make room for more requests than the cap.
@@ -568,7 +570,9 @@ grpc::Status SubscriptionServiceImpl::SendTestEvent(
         TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(r.duration));
     response->set_error_class(
         std::string(domain::ErrorClassName(r.error_class)));
-    response->set_response_excerpt(common::ToValidUtf8(r.response_excerpt));
+    // Reads show header values masked; an echo of them must not undo that.
+    response->set_response_excerpt(common::ToValidUtf8(
+        domain::RedactValues(r.response_excerpt, header_values)));
     return absl::OkStatus();
   };
   return ToGrpcStatus(run());

@@ -196,6 +196,16 @@ TEST_F(TestEventApiTest, SendsASignedSampleAndReportsWhatTheEndpointDid) {
               HasSubstr("\"event\":\"engagement_status_changed\""));
   EXPECT_EQ(receiver_->request_count(), 2u);
   EXPECT_EQ(Stored(), 0);
+
+  // An endpoint that echoes our headers: the answer redacts the header
+  // values, which reads only ever show masked.
+  receiver_->RespondWith(
+      {.status = 401,
+       .body =
+           "denied: Authorization: Bearer test-receiver-secret-0123456789"});
+  status = Send(created.subscription().id(), "engagement_dispatched", &sent);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(sent.response_excerpt(), "denied: Authorization: [redacted]");
 }
 
 TEST_F(TestEventApiTest, RefusedAddressesAreNeverContacted) {

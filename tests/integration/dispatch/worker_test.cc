@@ -59,6 +59,7 @@ namespace {
 using ::testing::Ge;
 using ::testing::HasSubstr;
 using ::testing::Le;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::webhooks::delivery::AddressPolicy;
 using ::webhooks::delivery::CurlTransportOptions;
@@ -507,6 +508,37 @@ TEST_F(WorkerTest, DeliversSignedRequestAndRecordsSuccess) {
   EXPECT_EQ(DeliveriesTotal(*registry_, "retry"), 0);
   EXPECT_EQ(DeliveriesTotal(*registry_, "failed"), 0);
   EXPECT_EQ(metrics_->Attempts("success").Value(), 1);
+}
+
+// A receiver that echoes our request headers in its error body: the stored
+// excerpt (plaintext) must not hold the custom header values, the secrets
+// the subscriber authenticates us with.
+TEST_F(WorkerTest, EchoedHeaderValuesAreRedactedFromTheStoredExcerpt) {
+  const std::string token = "Bearer s3cr3t-0123456789-abcdefghij";
+  const std::string key = "k-9f8e7d6c5b4a39281706";
+  CreateSubscription(receiver_->url("/echo"),
+                     {{"Authorization", token}, {"X-Api-Key", key}});
+  receiver_->SetResponder([](const ReceivedRequest& request) {
+    std::string echo = "rejected; you sent:";
+    for (const auto& [name, value] : request.headers) {
+      absl::StrAppend(&echo, " ", name, "=", value);
+    }
+    return ReceiverResponse{.status = 500, .body = echo};
+  });
+  StartWorker(FastOptions());
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(Eventually([&] { return Attempts(event_id).size() == 1u; }));
+  const std::string excerpt = db().QueryValue(absl::StrCat(
+      "SELECT convert_from(a.response_excerpt, 'UTF8') FROM delivery_attempts "
+      "a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = '",
+      event_id, "'"));
+  // The receiver did echo them, and what it echoed arrived.
+  EXPECT_THAT(excerpt, HasSubstr("rejected; you sent:"));
+  EXPECT_THAT(excerpt, HasSubstr("[redacted]"));
+  EXPECT_THAT(excerpt, HasSubstr("webhook-event=" + std::string(kEventType)));
+  EXPECT_THAT(excerpt, Not(HasSubstr("s3cr3t")));
+  EXPECT_THAT(excerpt, Not(HasSubstr("9f8e7d6c5b4a")));
 }
 
 TEST_F(WorkerTest, CountsEveryDeliveryMadeInTheDeliveredMetric) {

@@ -150,6 +150,17 @@ INSTANTIATE_TEST_SUITE_P(
       return test_case.param.name;
     });
 
+TEST(MapOutcomeRedactionTest, RedactsTheDeliverysHeaderValuesFromTheExcerpt) {
+  InFlightDelivery d = Delivery(1);
+  d.header_values = {"Bearer s3cr3t-t0ken"};
+  delivery::HttpResult result = Result(ErrorClass::kHttp4xx, 401);
+  result.response_excerpt = "bad Authorization: Bearer s3cr3t-t0ken";
+  std::mt19937_64 rng(1);
+  const store::DeliveryOutcome outcome =
+      MapOutcome(d, result, Policy(), kNow, rng);
+  EXPECT_EQ(outcome.response_excerpt, "bad Authorization: [redacted]");
+}
+
 TEST(MapOutcomeJitterTest, SameSeedSameTime) {
   domain::RetryPolicy policy;  // 20 % jitter
   std::mt19937_64 a(99);

@@ -252,5 +252,31 @@ TEST(DecodeHeadersTest, DecodesOneHeader) {
   EXPECT_EQ(*decoded, (HeaderMap{{"X-Token", "t"}}));
 }
 
+// RedactValues: what a receiver echoes of our custom headers never reaches
+// the stored excerpt.
+TEST(RedactValuesTest, ReplacesEveryOccurrenceOfEveryValue) {
+  EXPECT_EQ(RedactValues("bad token Bearer s3cr3t-t0ken; got Bearer "
+                         "s3cr3t-t0ken and key k-9f8e7d",
+                         {"Bearer s3cr3t-t0ken", "k-9f8e7d"}),
+            "bad token [redacted]; got [redacted] and key [redacted]");
+}
+
+TEST(RedactValuesTest, ALongerValueContainingAShorterIsReplacedWhole) {
+  EXPECT_EQ(RedactValues("x=abcd-efgh-ijkl", {"efgh", "abcd-efgh-ijkl"}),
+            "x=[redacted]");
+}
+
+TEST(RedactValuesTest, AnExcerptCutInsideAValueLosesThatBeginning) {
+  EXPECT_EQ(RedactValues("{\"echo\":\"Bearer s3cr", {"Bearer s3cr3t-t0ken"}),
+            "{\"echo\":\"[redacted]");
+}
+
+TEST(RedactValuesTest, ShortValuesAndUnrelatedTextStay) {
+  EXPECT_EQ(RedactValues("status 1 ok", {"1", "ok", "abc"}), "status 1 ok");
+  EXPECT_EQ(RedactValues("nothing here", {"s3cr3t-t0ken"}), "nothing here");
+  EXPECT_EQ(RedactValues("", {"s3cr3t-t0ken"}), "");
+  EXPECT_EQ(RedactValues("abcd", {"abcd"}), "[redacted]");
+}
+
 }  // namespace
 }  // namespace webhooks::domain
