@@ -2,6 +2,7 @@
 #ifndef WEBHOOKS_LIB_STORE_PG_STORES_H_
 #define WEBHOOKS_LIB_STORE_PG_STORES_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,8 +15,16 @@
 
 namespace webhooks::store {
 
+struct PgSubscriptionStoreOptions {
+  // Create answers RESOURCE_EXHAUSTED once a tenant has this many
+  // subscriptions (each publish of theirs fans out to all of them); 0 = no
+  // limit.
+  int64_t max_per_tenant = 0;
+};
+
 // `pool` must outlive the returned stores.
-std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool);
+std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(
+    PgPool* pool, PgSubscriptionStoreOptions options = {});
 std::unique_ptr<EventStore> NewPgEventStore(PgPool* pool);
 std::unique_ptr<DeliveryLogStore> NewPgDeliveryLogStore(PgPool* pool);
 struct PgDeliveryStoreOptions {

@@ -44,7 +44,8 @@ absl::Status NotFound(absl::string_view id) {
 
 class PgSubscriptionStore final : public SubscriptionStore {
  public:
-  explicit PgSubscriptionStore(PgPool* pool) : pool_(*pool) {}
+  PgSubscriptionStore(PgPool* pool, PgSubscriptionStoreOptions options)
+      : pool_(*pool), options_(options) {}
 
   absl::StatusOr<SubscriptionRecord> Create(const SubscriptionRecord& record,
                                             absl::Time deadline) override {
@@ -64,13 +65,16 @@ class PgSubscriptionStore final : public SubscriptionStore {
           c.EnsurePrepared("subscription_by_id",
                            absl::StrCat("SELECT ", kColumns,
                                         " FROM subscriptions WHERE id = $1"));
-          pqxx::nontransaction tx(c.get());
-          pqxx::result r = tx.exec_prepared(
-              "subscription_insert", record.id, record.tenant_id, record.name,
-              record.target_url, ToTextArrayLiteral(record.event_types),
-              record.custom_headers_sealed, record.signing_secret_sealed,
-              record.enabled, record.disabled_reason, record.max_in_flight);
-          if (!r.empty()) return ReadRecord(r[0]);
+          // Creates of one tenant one at a time, so that two at once cannot
+          // both pass its limit; other tenants' creates do not wait.
+          c.EnsurePrepared("subscription_tenant_lock",
+                           "SELECT pg_advisory_xact_lock(hashtextextended("
+                           "'webhooks/subscriptions/' || $1, 0))");
+          c.EnsurePrepared(
+              "subscription_count",
+              "SELECT count(*) FROM subscriptions WHERE tenant_id = $1");
+          pqxx::work tx(c.get());
+          tx.exec_prepared("subscription_tenant_lock", record.tenant_id);
           // The id is taken. When it holds this very record, this is a retry
           // whose first answer was lost: the create succeeded. (The sealed
           // secret has a random nonce, so no other create can match it.)
@@ -82,9 +86,32 @@ class PgSubscriptionStore final : public SubscriptionStore {
                 stored.signing_secret_sealed == record.signing_secret_sealed) {
               return stored;
             }
+            return absl::AlreadyExistsError(absl::StrCat(
+                "subscription ", common::Echo(record.id), " already exists"));
           }
-          return absl::AlreadyExistsError(absl::StrCat(
-              "subscription ", common::Echo(record.id), " already exists"));
+          if (options_.max_per_tenant > 0) {
+            const int64_t count =
+                tx.exec_prepared1("subscription_count", record.tenant_id)[0]
+                    .as<int64_t>();
+            if (count >= options_.max_per_tenant) {
+              return absl::ResourceExhaustedError(
+                  absl::StrCat("tenant_id: the tenant has ", count,
+                               " subscriptions, the most allowed (",
+                               options_.max_per_tenant, "); delete one first"));
+            }
+          }
+          pqxx::result r = tx.exec_prepared(
+              "subscription_insert", record.id, record.tenant_id, record.name,
+              record.target_url, ToTextArrayLiteral(record.event_types),
+              record.custom_headers_sealed, record.signing_secret_sealed,
+              record.enabled, record.disabled_reason, record.max_in_flight);
+          if (r.empty()) {
+            return absl::AlreadyExistsError(absl::StrCat(
+                "subscription ", common::Echo(record.id), " already exists"));
+          }
+          SubscriptionRecord created = ReadRecord(r[0]);
+          tx.commit();
+          return created;
         });
   }
 
@@ -239,12 +266,14 @@ class PgSubscriptionStore final : public SubscriptionStore {
 
  private:
   PgPool& pool_;
+  const PgSubscriptionStoreOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(PgPool* pool) {
-  return std::make_unique<PgSubscriptionStore>(pool);
+std::unique_ptr<SubscriptionStore> NewPgSubscriptionStore(
+    PgPool* pool, PgSubscriptionStoreOptions options) {
+  return std::make_unique<PgSubscriptionStore>(pool, options);
 }
 
 }  // namespace webhooks::store

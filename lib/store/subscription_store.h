@@ -74,7 +74,8 @@ class SubscriptionStore {
   virtual ~SubscriptionStore() = default;
 
   // Returns the stored record (with times and version). ALREADY_EXISTS when the
-  // id is taken.
+  // id is taken; RESOURCE_EXHAUSTED when the tenant is at its limit of
+  // subscriptions (PgSubscriptionStoreOptions::max_per_tenant).
   virtual absl::StatusOr<SubscriptionRecord> Create(
       const SubscriptionRecord& record, absl::Time deadline) = 0;
   virtual absl::StatusOr<SubscriptionRecord> Get(absl::string_view tenant_id,

@@ -98,6 +98,10 @@ ABSL_FLAG(absl::Duration, cleanup_timeout, absl::Minutes(30),
 ABSL_FLAG(int, max_in_flight_limit, 1000,
           "The largest max_in_flight a client may set (at least "
           "--default_max_in_flight)");
+ABSL_FLAG(int64_t, max_subscriptions_per_tenant, 1000,
+          "CreateSubscription answers RESOURCE_EXHAUSTED once a tenant has "
+          "this many subscriptions (every publish fans out to each); 0 = no "
+          "limit");
 
 namespace {
 
@@ -231,7 +235,14 @@ int RunServe() {
   // Before any thread starts (the event store's waker is one), so that all of
   // them leave the signals to us.
   common::TerminationSignals signals;
-  auto subscriptions = store::NewPgSubscriptionStore(pool->get());
+  if (absl::GetFlag(FLAGS_max_subscriptions_per_tenant) < 0) {
+    return Fail("flags", absl::InvalidArgumentError(
+                             "--max_subscriptions_per_tenant: must be 0 (no "
+                             "limit) or more"));
+  }
+  auto subscriptions = store::NewPgSubscriptionStore(
+      pool->get(),
+      {.max_per_tenant = absl::GetFlag(FLAGS_max_subscriptions_per_tenant)});
   auto events = store::NewPgEventStore(pool->get());
   auto deliveries = store::NewPgDeliveryLogStore(pool->get());
   // Connections, their options and the publishing statements are ready

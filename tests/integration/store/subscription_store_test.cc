@@ -1,3 +1,4 @@
+#include <atomic>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -193,6 +194,64 @@ TEST(PgSubscriptionStoreTest, DisablingAndEnablingChangesTheLaneNotDeliveries) {
   EXPECT_EQ(enabled.disabled_reason, "");
   EXPECT_EQ(Lane(*db, "sub_1"), "true,64");
   EXPECT_EQ(DeliveryRows(*db, "sub_1"), before);
+}
+
+// A tenant at its limit gets RESOURCE_EXHAUSTED and nothing is written;
+// other tenants are not counted against it; deleting one makes room; a
+// repeated create of an existing record still returns it.
+TEST(PgSubscriptionStoreTest, CreatesStopAtTheTenantsLimit) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get(), {.max_per_tenant = 2});
+  SubscriptionRecord other = Record("sub_other", "k1:s");
+  other.tenant_id = "other";
+  ASSERT_THAT(store->Create(other, absl::InfiniteFuture()), IsOk());
+  ASSERT_THAT(store->Create(Record("sub_1", "k1:a"), absl::InfiniteFuture()),
+              IsOk());
+  ASSERT_THAT(store->Create(Record("sub_2", "k1:b"), absl::InfiniteFuture()),
+              IsOk());
+
+  EXPECT_THAT(store->Create(Record("sub_3", "k1:c"), absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::HasSubstr("tenant has 2 subscriptions")));
+  EXPECT_EQ(db->QueryValue("SELECT count(*) FROM subscriptions WHERE "
+                           "tenant_id = 't'"),
+            "2");
+  // A retry of a create that succeeded is still answered with the record.
+  EXPECT_THAT(store->Create(Record("sub_2", "k1:b"), absl::InfiniteFuture()),
+              IsOk());
+
+  ASSERT_THAT(store->Delete("t", "sub_1", absl::InfiniteFuture()), IsOk());
+  EXPECT_THAT(store->Create(Record("sub_3", "k1:c"), absl::InfiniteFuture()),
+              IsOk());
+}
+
+// Creates racing for the last place: exactly the limit is stored.
+TEST(PgSubscriptionStoreTest, ConcurrentCreatesDoNotPassTheLimit) {
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto db, TestDatabase::Create());
+  WEBHOOKS_ASSERT_OK_AND_ASSIGN(auto pool,
+                                PgPool::Create({.database_url = db->url()}));
+  auto store = NewPgSubscriptionStore(pool.get(), {.max_per_tenant = 5});
+  std::vector<std::thread> creators;
+  std::atomic<int> created = 0;
+  std::atomic<int> refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    creators.emplace_back([&, i] {
+      for (int j = 0; j < 3; ++j) {
+        absl::StatusOr<SubscriptionRecord> r = store->Create(
+            Record(absl::StrCat("sub_", i, "_", j), absl::StrCat("k1:", i, j)),
+            absl::InfiniteFuture());
+        if (r.ok()) ++created;
+        if (r.status().code() == absl::StatusCode::kResourceExhausted)
+          ++refused;
+      }
+    });
+  }
+  for (std::thread& t : creators) t.join();
+  EXPECT_EQ(created.load(), 5);
+  EXPECT_EQ(refused.load(), 19);
+  EXPECT_EQ(db->QueryValue("SELECT count(*) FROM subscriptions"), "5");
 }
 
 // True once another backend of the database waits for a row lock: the
