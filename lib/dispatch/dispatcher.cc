@@ -98,8 +98,9 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
       batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
       continue;
     }
-    InFlightDelivery in_flight{d.id, d.lease_token, d.attempt,
-                               d.subscription_id, d.event_created_at};
+    InFlightDelivery in_flight{
+        d.id, d.lease_token, d.attempt, d.subscription_id, d.event_created_at,
+        {}};
     absl::StatusOr<delivery::HttpRequest> built =
         BuildRequest(d, *sealer_, now, &in_flight.header_values);
     if (!built.ok()) {
