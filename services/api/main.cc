@@ -30,6 +30,7 @@
 #include "lib/store/migrations.h"
 #include "lib/store/pg_pool.h"
 #include "lib/store/pg_stores.h"
+#include "lib/store/reseal.h"
 #include "lib/store/retention.h"
 #include "services/api/event_codec.h"
 #include "services/api/metrics_interceptor.h"
@@ -94,7 +95,7 @@ ABSL_FLAG(absl::Duration, retention_failed, absl::Hours(90 * 24),
           "cleanup: delete deliveries that ended failed created longer ago "
           "than this");
 ABSL_FLAG(absl::Duration, cleanup_timeout, absl::Minutes(30),
-          "cleanup: stop after this long (the next run goes on)");
+          "cleanup and reseal: stop after this long (the next run goes on)");
 ABSL_FLAG(int, max_in_flight_limit, 1000,
           "The largest max_in_flight a client may set (at least "
           "--default_max_in_flight)");
@@ -108,12 +109,15 @@ namespace {
 using namespace webhooks;  // NOLINT: a main file
 
 constexpr char kUsage[] =
-    "webhooks-api [serve|migrate|cleanup] [flags]\n"
+    "webhooks-api [serve|migrate|cleanup|reseal] [flags]\n"
     "  serve    run the gRPC API (default)\n"
     "  migrate  apply database migrations and exit (safe to run concurrently)\n"
     "  cleanup  delete what is older than --retention_delivered / "
     "--retention_failed,\n"
     "           in batches of 1,000 rows, and exit (for a CronJob)\n"
+    "  reseal   seal every secret at rest under the primary sealing key "
+    "again,\n"
+    "           and exit (then older keys can be dropped)\n"
     "Secrets: WEBHOOKS_SEALING_KEY or WEBHOOKS_SEALING_KEY_FILE (base64 of 32 "
     "bytes, or\n"
     "'id:key,id:key' with the primary first).";
@@ -161,6 +165,35 @@ int RunCleanup() {
   common::LogInfo("cleanup: deleted ", report->deliveries,
                   " deliveries (with their attempts) and ", report->events,
                   " events in ", report->statements, " statements, ",
+                  absl::FormatDuration(absl::Now() - start));
+  return 0;
+}
+
+// One pass of re-sealing under the primary key (lib/store/reseal.h).
+int RunReseal() {
+  const std::string database_url = DatabaseUrl();
+  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
+    return Fail("database", s);
+  }
+  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
+      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
+  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
+  absl::StatusOr<security::Sealer> sealer =
+      security::Sealer::FromSpec(*key_spec);
+  if (!sealer.ok()) return Fail("sealing key", sealer.status());
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
+      store::PgPool::Create({.database_url = database_url,
+                             .size = 1,
+                             .statement_timeout = absl::Seconds(60)});
+  if (!pool.ok()) return Fail("database pool", pool.status());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<store::ResealReport> report = store::ResealAll(
+      **pool, *sealer, 500, start + absl::GetFlag(FLAGS_cleanup_timeout));
+  if (!report.ok()) return Fail("reseal", report.status());
+  common::LogInfo("reseal: ", report->fields, " secrets of ",
+                  report->subscriptions, " subscriptions sealed again under ",
+                  sealer->primary_key_id(), " (", report->changed_meanwhile,
+                  " rewritten meanwhile by others), ",
                   absl::FormatDuration(absl::Now() - start));
   return 0;
 }
@@ -353,6 +386,7 @@ int main(int argc, char** argv) {
   }
   if (command == "migrate") return RunMigrate();
   if (command == "cleanup") return RunCleanup();
+  if (command == "reseal") return RunReseal();
   if (command == "serve") return RunServe();
   std::cerr << "unknown command: " << command << "\n" << kUsage << "\n";
   return 2;

@@ -59,7 +59,7 @@ class CtlE2eTest : public ::testing::Test {
         {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
          "--metrics_addr=127.0.0.1:0"},
         {{"WEBHOOKS_DATABASE_URL", db_->url()},
-         {"WEBHOOKS_SEALING_KEY", security::NewSealingKeySpec()},
+         {"WEBHOOKS_SEALING_KEY", sealing_key_},
          {"WEBHOOKS_API_TOKENS_FILE", absl::StrCat(dir_, "/tokens")}},
         absl::StrCat(dir_, "/api.log"));
     ASSERT_TRUE(api.ok()) << api.status();
@@ -124,6 +124,8 @@ class CtlE2eTest : public ::testing::Test {
   std::unique_ptr<TestDatabase> db_;
   std::string dir_;
   std::string token_file_;
+  // The API's key ring: one key, id k1.
+  const std::string sealing_key_ = security::NewSealingKeySpec();
   std::unique_ptr<ChildProcess> api_;
   std::map<std::string, std::string> env_;
   int runs_ = 0;
@@ -307,6 +309,43 @@ TEST_F(CtlE2eTest, ApiCleanupDeletesWhatIsOldAndExitsZero) {
   ASSERT_TRUE(bad.ok()) << bad.status();
   EXPECT_EQ(bad->Wait(absl::Seconds(60)), std::optional<int>(1));
   EXPECT_THAT(bad->Log(), HasSubstr("--retention_failed"));
+}
+
+// Key rotation end to end: `webhooks-api reseal` under "k2:NEW,k1:OLD" leaves
+// every secret under k2; then a pass with k2 alone succeeds with nothing to
+// do (a value still under k1 would stop it: FAILED_PRECONDITION). That the
+// values open under k2 unchanged is store/reseal_test.cc's.
+TEST_F(CtlE2eTest, ApiResealMovesEverySecretToTheNewKey) {
+  const v1::CreateSubscriptionResponse created = CreateSubscription();
+  const std::string new_key = security::NewSealingKeySpec();
+  const std::string ring = absl::StrCat("k2:", new_key, ",k1:", sealing_key_);
+  auto reseal = ChildProcess::Start(
+      {WEBHOOKS_API_BINARY, "reseal"},
+      {{"WEBHOOKS_DATABASE_URL", db_->url()}, {"WEBHOOKS_SEALING_KEY", ring}},
+      absl::StrCat(dir_, "/reseal.log"));
+  ASSERT_TRUE(reseal.ok()) << reseal.status();
+  EXPECT_EQ(reseal->Wait(absl::Seconds(60)), std::optional<int>(0))
+      << reseal->Log();
+  EXPECT_THAT(reseal->Log(),
+              HasSubstr("reseal: 2 secrets of 1 subscriptions sealed again "
+                        "under k2"));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM subscriptions WHERE "
+                       "custom_headers_sealed LIKE 'k2:%' AND "
+                       "signing_secret_sealed LIKE 'k2:%'"),
+            1);
+  EXPECT_THAT(reseal->Log(), Not(HasSubstr(new_key)));
+
+  // k1 retired.
+  auto again = ChildProcess::Start(
+      {WEBHOOKS_API_BINARY, "reseal"},
+      {{"WEBHOOKS_DATABASE_URL", db_->url()},
+       {"WEBHOOKS_SEALING_KEY", absl::StrCat("k2:", new_key)}},
+      absl::StrCat(dir_, "/reseal-again.log"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->Wait(absl::Seconds(60)), std::optional<int>(0))
+      << again->Log();
+  EXPECT_THAT(again->Log(), HasSubstr("reseal: 0 secrets of 1 subscriptions"));
+  EXPECT_NE(created.subscription().id(), "");
 }
 
 // The noun-verb subcommands, one happy path each, as an operator types them:
