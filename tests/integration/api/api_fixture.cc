@@ -40,7 +40,9 @@ void ApiTest::SetUpTestSuite() {
   ASSERT_TRUE(sealer.ok()) << sealer.status();
   shared->sealer = std::make_unique<security::Sealer>(*std::move(sealer));
   auto tokens = security::ApiTokens::Parse(absl::StrCat(
-      "admin ", kAdminToken, " *\nlimited ", kLimitedToken, " acme,globex\n"));
+      "admin ", kAdminToken, " *\nlimited ", kLimitedToken, " acme,globex\n",
+      "tenant-a ", kTenantAToken, " ", kIsolatedTenantA, "\n", "tenant-b ",
+      kTenantBToken, " ", kIsolatedTenantB, "\n"));
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   shared->tokens = std::make_unique<security::ApiTokens>(*std::move(tokens));
 

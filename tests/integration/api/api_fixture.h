@@ -27,6 +27,11 @@ inline constexpr char kAdminToken[] =
     "admin-token-0123456789abcdef";  // every tenant
 inline constexpr char kLimitedToken[] =
     "limited-token-0123456789abcd";  // "acme", "globex"
+// One tenant each, for the isolation test.
+inline constexpr char kTenantAToken[] = "tenant-a-token-0123456789abc";
+inline constexpr char kTenantBToken[] = "tenant-b-token-0123456789abc";
+inline constexpr char kIsolatedTenantA[] = "isolation-a";
+inline constexpr char kIsolatedTenantB[] = "isolation-b";
 
 class ApiTest : public ::testing::Test {
  public:
