@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -989,6 +991,60 @@ TEST_F(WorkerTest, BlockedAddressIsNeverContacted) {
   EXPECT_EQ(receiver_->request_count(), 0u);
   ASSERT_TRUE(AwaitState(event_id, "pending"));
   EXPECT_EQ(GetDelivery(event_id).last_error_class, "blocked_address");
+}
+
+// The SSRF table: targets in every spelling of loopback, private, link-local,
+// metadata, CGNAT and ULA space, as the API accepts them (addresses are
+// judged when connecting, after DNS, so that a name resolving to one is
+// caught the same way: "localhost" here), delivered by a worker that allows
+// nothing private. The receiver on loopback counts connections: it must see
+// none, and every attempt is recorded as blocked_address.
+TEST_F(WorkerTest, SsrfTableEveryRefusedFormIsBlockedWithoutAConnection) {
+  const std::string port = absl::StrCat(receiver_->port());
+  const std::vector<std::string> hosts = {
+      // Loopback, in every spelling libcurl's URL parser takes.
+      "127.0.0.1", "127.1", "127.0.1", "2130706433", "0x7f000001", "0177.0.0.1",
+      "0x7f.0.0.1", "017700000001", "127.255.255.254", "localhost", "LOCALHOST",
+      "[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
+      // Unspecified: connecting to it reaches this host.
+      "0.0.0.0", "0", "[::]",
+      // RFC 1918, CGNAT, link-local and the cloud metadata address.
+      "10.0.0.1", "10.255.255.254", "172.16.0.1", "172.31.255.254",
+      "192.168.0.1", "192.168.255.254", "100.64.0.1", "100.127.255.254",
+      "169.254.169.254", "169.254.0.1",
+      // IPv6 unique-local and link-local, and IPv4 carried in IPv6.
+      "[fc00::1]", "[fd12:3456::1]", "[fe80::1]", "[::ffff:10.0.0.1]",
+      "[::ffff:169.254.169.254]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]"};
+  CurlTransportOptions transport_options = TransportOptions();
+  transport_options.address_policy = AddressPolicy::Create("").value();
+  for (const std::string& host : hosts) {
+    CreateSubscription(absl::StrCat("https://", host, ":", port, "/ssrf"));
+  }
+  StartWorker(FastOptions(), transport_options);
+  const std::string event_id = Publish();
+
+  ASSERT_TRUE(Eventually([&] {
+    return db().Count(absl::StrCat(
+               "SELECT count(DISTINCT d.id) FROM delivery_attempts a JOIN "
+               "deliveries d ON d.id = a.delivery_id WHERE d.event_id = '",
+               event_id, "'")) == static_cast<int64_t>(hosts.size());
+  }));
+  const std::vector<std::string> classes = db().Query(absl::StrCat(
+      "SELECT s.target_url || ' ' || a.error_class FROM delivery_attempts a "
+      "JOIN deliveries d ON d.id = a.delivery_id JOIN subscriptions s ON s.id "
+      "= d.subscription_id WHERE d.event_id = '",
+      event_id, "' AND a.attempt = 1 ORDER BY s.target_url"));
+  int blocked = 0;
+  for (const std::string& row : classes) {
+    EXPECT_THAT(row, ::testing::EndsWith(" blocked_address")) << row;
+    if (absl::EndsWith(row, " blocked_address")) ++blocked;
+  }
+  EXPECT_EQ(receiver_->connection_count(), 0);
+  EXPECT_EQ(receiver_->request_count(), 0u);
+  std::printf(
+      "[ ssrf ] %zu refused forms: %d recorded blocked_address, %d "
+      "connections seen\n",
+      hosts.size(), blocked, receiver_->connection_count());
 }
 
 TEST_F(WorkerTest, PerSubscriptionCapBoundsConcurrentRequests) {
