@@ -9,9 +9,14 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -483,6 +488,65 @@ TEST_F(DeliveryE2eTest,
   EXPECT_EQ(in_flight.status_code(), 200);
   EXPECT_EQ(api.Wait(absl::Seconds(30)), 0) << api.Log();
   EXPECT_THAT(api.Log(), ::testing::HasSubstr("refusing new calls"));
+}
+
+// After a run with retries against a receiver that echoes every request
+// header in its error body, neither a dump of the whole database nor any
+// line the API or the worker logged holds a secret in plaintext: the custom
+// header value, the signing secret, the API token or the sealing key.
+TEST_F(DeliveryE2eTest, NoSecretInTheDatabaseDumpOrAnyLog) {
+  const std::string signing_secret = Subscribe("/echo");
+  receiver_->SetResponder([](const ReceivedRequest& request) {
+    std::string echo = "rejected; you sent:";
+    for (const auto& [name, value] : request.headers) {
+      absl::StrAppend(&echo, " ", name, "=", value);
+    }
+    return ReceiverResponse{.status = 500, .body = echo};
+  });
+  auto [worker, unused_port] =
+      StartWorker({"--retry_initial=50ms", "--max_attempts=3"});
+  Publish(10);
+  ASSERT_TRUE(receiver_->WaitForRequests(30, absl::Seconds(60)))
+      << "received " << receiver_->request_count();
+  ASSERT_TRUE(WaitUntilNothingPending(absl::Seconds(30)));
+
+  const std::string dump_path = absl::StrCat(dir_, "/dump.sql");
+  ASSERT_EQ(std::system(absl::StrCat("pg_dump --data-only '", db_->url(),
+                                     "' > ", dump_path)
+                            .c_str()),
+            0);
+  std::ifstream in(dump_path);
+  const std::string dump((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  // The dump is whole: the attempts are in it, their excerpts redacted.
+  ASSERT_THAT(dump, ::testing::HasSubstr("delivery_attempts"));
+  const std::string sealing_key = env_.at("WEBHOOKS_SEALING_KEY");
+  const std::vector<std::pair<std::string, std::string>> secrets = {
+      {"custom header value", "receiver-secret-0123456789"},
+      {"signing secret", signing_secret.substr(std::string("whsec_").size())},
+      {"API token", kToken},
+      {"sealing key", sealing_key}};
+  const std::vector<std::pair<std::string, std::string>> places = {
+      {"database dump", dump},
+      {"API log", api_->Log()},
+      {"worker log", workers_[worker]->Log()}};
+  for (const auto& [place, text] : places) {
+    for (const auto& [what, secret] : secrets) {
+      ASSERT_GE(secret.size(), 16u) << what;
+      EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr(secret)))
+          << what << " in the " << place;
+      // bytea columns (excerpts) dump as hex.
+      EXPECT_THAT(
+          text,
+          ::testing::Not(::testing::HasSubstr(absl::BytesToHexString(secret))))
+          << what << " (hex) in the " << place;
+    }
+  }
+  // The excerpts were stored (hex-escaped bytea in the dump): the receiver's
+  // answers reached the database, with the header value gone.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM delivery_attempts WHERE "
+                       "position('[redacted]'::bytea in response_excerpt) > 0"),
+            30);
 }
 
 // A setting that would spin or deliver nothing stops the worker at start-up
