@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "lib/common/env.h"
 #include "lib/common/log.h"
 
 namespace webhooks::security {
@@ -331,6 +332,13 @@ std::string NewSealingKeySpec() {
   std::string spec = absl::Base64Escape(key);
   Cleanse(key);
   return spec;
+}
+
+absl::StatusOr<Sealer> SealerFromEnvironment() {
+  absl::StatusOr<std::string> spec = common::SecretFromEnvOrFile(
+      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
+  if (!spec.ok()) return spec.status();
+  return Sealer::FromSpec(*spec);
 }
 
 }  // namespace webhooks::security

@@ -58,6 +58,11 @@ class Sealer {
   std::map<std::string, std::string> keys_;
 };
 
+// The ring of WEBHOOKS_SEALING_KEY, or of the file WEBHOOKS_SEALING_KEY_FILE
+// names (FromSpec's format): how every binary gets its keys. Errors name the
+// variable or the entry, never a key.
+absl::StatusOr<Sealer> SealerFromEnvironment();
+
 // A new random 32-byte key, base64: what an operator puts in
 // WEBHOOKS_SEALING_KEY. Aborts if the system CSPRNG fails.
 std::string NewSealingKeySpec();

@@ -140,6 +140,18 @@ int RunMigrate() {
   return 0;
 }
 
+// The one connection of a one-shot command (cleanup, reseal), against a
+// current schema; long statements allowed.
+absl::StatusOr<std::unique_ptr<store::PgPool>> OneShotPool() {
+  const std::string database_url = DatabaseUrl();
+  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
+    return s;
+  }
+  return store::PgPool::Create({.database_url = database_url,
+                                .size = 1,
+                                .statement_timeout = absl::Seconds(60)});
+}
+
 int RunCleanup() {
   store::RetentionPolicy policy;
   policy.delivered = absl::GetFlag(FLAGS_retention_delivered);
@@ -149,15 +161,8 @@ int RunCleanup() {
                               "--retention_delivered and --retention_failed: "
                               "must be at least 1h"));
   }
-  const std::string database_url = DatabaseUrl();
-  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
-    return Fail("database", s);
-  }
-  absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
-      store::PgPool::Create({.database_url = database_url,
-                             .size = 1,
-                             .statement_timeout = absl::Seconds(60)});
-  if (!pool.ok()) return Fail("database pool", pool.status());
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool = OneShotPool();
+  if (!pool.ok()) return Fail("database", pool.status());
   const absl::Time start = absl::Now();
   absl::StatusOr<store::RetentionReport> report = store::DeleteExpired(
       **pool, policy, start, start + absl::GetFlag(FLAGS_cleanup_timeout));
@@ -171,21 +176,10 @@ int RunCleanup() {
 
 // One pass of re-sealing under the primary key (lib/store/reseal.h).
 int RunReseal() {
-  const std::string database_url = DatabaseUrl();
-  if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
-    return Fail("database", s);
-  }
-  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
-      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
-  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
-  absl::StatusOr<security::Sealer> sealer =
-      security::Sealer::FromSpec(*key_spec);
+  absl::StatusOr<security::Sealer> sealer = security::SealerFromEnvironment();
   if (!sealer.ok()) return Fail("sealing key", sealer.status());
-  absl::StatusOr<std::unique_ptr<store::PgPool>> pool =
-      store::PgPool::Create({.database_url = database_url,
-                             .size = 1,
-                             .statement_timeout = absl::Seconds(60)});
-  if (!pool.ok()) return Fail("database pool", pool.status());
+  absl::StatusOr<std::unique_ptr<store::PgPool>> pool = OneShotPool();
+  if (!pool.ok()) return Fail("database", pool.status());
   const absl::Time start = absl::Now();
   absl::StatusOr<store::ResealReport> report = store::ResealAll(
       **pool, *sealer, 500, start + absl::GetFlag(FLAGS_cleanup_timeout));
@@ -227,11 +221,7 @@ int RunServe() {
     return Fail("database", s);
   }
 
-  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
-      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
-  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
-  absl::StatusOr<security::Sealer> sealer =
-      security::Sealer::FromSpec(*key_spec);
+  absl::StatusOr<security::Sealer> sealer = security::SealerFromEnvironment();
   if (!sealer.ok()) return Fail("sealing key", sealer.status());
 
   const std::string tokens_file = common::FlagOrEnv(

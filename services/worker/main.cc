@@ -99,11 +99,7 @@ int Run() {
       common::FlagOrEnv(absl::GetFlag(FLAGS_database_url),
                         "WEBHOOKS_DATABASE_URL", "postgresql:///webhooks");
 
-  absl::StatusOr<std::string> key_spec = common::SecretFromEnvOrFile(
-      "WEBHOOKS_SEALING_KEY", "WEBHOOKS_SEALING_KEY_FILE");
-  if (!key_spec.ok()) return Fail("sealing key", key_spec.status());
-  absl::StatusOr<security::Sealer> sealer =
-      security::Sealer::FromSpec(*key_spec);
+  absl::StatusOr<security::Sealer> sealer = security::SealerFromEnvironment();
   if (!sealer.ok()) return Fail("sealing key", sealer.status());
 
   dispatch::WorkerOptions options;
