@@ -4,6 +4,12 @@
 #   scripts/pg.sh start STATE_DIR   start (or reuse) a cluster; prints its URL
 #   scripts/pg.sh stop STATE_DIR    stop it
 #   scripts/pg.sh url STATE_DIR     print the URL of a running cluster
+#   scripts/pg.sh restart STATE_DIR pg_ctl restart -m fast (same port)
+#   scripts/pg.sh down STATE_DIR    stop it fast, keeping its port for "up"
+#   scripts/pg.sh up STATE_DIR      start it again on the same port
+#
+# restart, down and up are for fault tests: clients see the server go away
+# and come back at the same address.
 #
 # The server listens on 127.0.0.1 only, on a free port, with no Unix socket.
 # STATE_DIR/url holds the connection URL. Data lives in STATE_DIR/data, or,
@@ -89,8 +95,27 @@ stop() {
   rm -f "$state/url"
 }
 
+# Fault-test controls: the URL (and so the port) stays.
+restart() {
+  running || { echo "not running: $state" >&2; exit 1; }
+  as_server "$pgbin/pg_ctl" -D "$(datadir)" -m fast -w -t 30 restart >/dev/null
+}
+down() {
+  running || { echo "not running: $state" >&2; exit 1; }
+  as_server "$pgbin/pg_ctl" -D "$(datadir)" -m fast -w stop >/dev/null
+}
+up() {
+  [[ -f "$state/url" ]] || { echo "no URL kept in $state" >&2; exit 1; }
+  local port; port=$(sed -E 's|.*:([0-9]+)/.*|\1|' "$state/url")
+  local d; d=$(datadir)
+  as_server "$pgbin/pg_ctl" -D "$d" -l "$d/server.log" -w -t 30 -o "-p $port" start >/dev/null
+}
+
 case "$cmd" in
   start) start ;;
+  restart) restart ;;
+  down) down ;;
+  up) up ;;
   stop) stop ;;
   url) running && cat "$state/url" ;;
   *) echo "unknown command: $cmd" >&2; exit 2 ;;

@@ -26,7 +26,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "lib/security/sealer.h"
+#include "tests/testing/pipeline.h"
 #include "tests/testing/process.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/tls_receiver.h"
@@ -38,13 +38,15 @@ namespace {
 
 using testing::ChildProcess;
 using testing::NumberAfter;
+using testing::Pipeline;
+using testing::PipelineOptions;
 using testing::ReceivedRequest;
 using testing::ReceiverResponse;
 using testing::TestDatabase;
 using testing::TlsReceiver;
 
-constexpr char kToken[] = "e2e-token-0123456789abcdefghij";
-constexpr char kTenant[] = "e2e-tenant";
+constexpr const char* kToken = Pipeline::kToken;
+constexpr const char* kTenant = Pipeline::kTenant;
 
 std::vector<std::string> ExtraFlags() {
   std::vector<std::string> flags;
@@ -91,111 +93,52 @@ class DeliveryE2eTest : public ::testing::Test {
     ASSERT_TRUE(receiver.ok()) << receiver.status();
     receiver_ = *std::move(receiver);
 
-    dir_ = absl::StrCat(
+    PipelineOptions options;
+    options.api_binary = WEBHOOKS_API_BINARY;
+    options.worker_binary = WEBHOOKS_WORKER_BINARY;
+    options.database_url = db_->url();
+    options.ca_bundle = receiver_->ca_pem_path();
+    options.dir = absl::StrCat(
         ::testing::TempDir(), "e2e-", getpid(), "-",
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir_).c_str()), 0);
-    const std::string tokens = absl::StrCat(dir_, "/tokens");
-    FILE* f = std::fopen(tokens.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::fprintf(f, "e2e %s *\n", kToken);
-    std::fclose(f);
-    env_ = {{"WEBHOOKS_DATABASE_URL", db_->url()},
-            {"WEBHOOKS_SEALING_KEY", security::NewSealingKeySpec()},
-            {"WEBHOOKS_API_TOKENS_FILE", tokens},
-            {"WEBHOOKS_ALLOW_CIDRS", "127.0.0.0/8"},
-            {"WEBHOOKS_CA_BUNDLE", receiver_->ca_pem_path()}};
-
-    auto api = ChildProcess::Start(
-        {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
-         "--metrics_addr=127.0.0.1:0"},
-        env_, absl::StrCat(dir_, "/api.log"));
-    ASSERT_TRUE(api.ok()) << api.status();
-    api_ = std::make_unique<ChildProcess>(*std::move(api));
-    auto line = api_->WaitForLogLine("serving gRPC", absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status();
-    const std::optional<int> port = NumberAfter(*line, "(port ");
-    ASSERT_TRUE(port.has_value()) << *line;
-    // "... (port N), metrics on 127.0.0.1:0 (port M), ..."
-    api_metrics_port_ =
-        NumberAfter(line->substr(line->find("metrics on")), "(port ")
-            .value_or(0);
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
-                                       grpc::InsecureChannelCredentials());
-    subscriptions_ = v1::SubscriptionService::NewStub(channel);
-    events_ = v1::EventService::NewStub(channel);
+    auto pipeline = Pipeline::Start(options);
+    ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+    pipeline_ = *std::move(pipeline);
+    dir_ = pipeline_->dir();
+    env_ = pipeline_->env();
+    api_metrics_port_ = pipeline_->api_metrics_port();
   }
 
   void TearDown() override {
-    workers_.clear();
-    api_.reset();
+    pipeline_.reset();
     receiver_.reset();  // after the processes that talk to it
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(30));
-    return context;
+    return pipeline_->Context();
   }
 
-  // Starts a worker; returns its index in workers_ and its metrics port.
+  // Starts a worker; returns its index and its metrics port.
   std::pair<int, int> StartWorker(std::vector<std::string> extra_flags = {}) {
-    std::vector<std::string> argv = {WEBHOOKS_WORKER_BINARY,
-                                     "--metrics_addr=127.0.0.1:0",
-                                     "--poll_interval=250ms"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    const int index = static_cast<int>(workers_.size());
-    auto worker = ChildProcess::Start(
-        argv, env_, absl::StrCat(dir_, "/worker-", index, ".log"));
-    EXPECT_TRUE(worker.ok()) << worker.status();
-    workers_.push_back(std::make_unique<ChildProcess>(*std::move(worker)));
-    auto line =
-        workers_.back()->WaitForLogLine("delivering", absl::Seconds(30));
-    EXPECT_TRUE(line.ok()) << line.status();
-    return {index, NumberAfter(line.ok() ? *line : "", "(port ").value_or(0)};
+    absl::StatusOr<int> index = pipeline_->StartWorker(extra_flags);
+    EXPECT_TRUE(index.ok()) << index.status();
+    if (!index.ok()) return {0, 0};
+    return {*index, pipeline_->worker_metrics_port(*index)};
   }
 
   // Creates a subscription to `path` on the receiver; returns its secret.
   std::string Subscribe(const std::string& path) {
-    v1::CreateSubscriptionRequest request;
-    request.set_tenant_id(kTenant);
-    v1::Subscription* s = request.mutable_subscription();
-    s->set_name(path);
-    s->set_target_url(receiver_->url(path));
-    s->add_event_types("engagement_dispatched");
-    (*s->mutable_custom_headers())["Authorization"] =
-        "Bearer receiver-secret-0123456789";
-    v1::CreateSubscriptionResponse response;
-    grpc::Status status =
-        subscriptions_->CreateSubscription(Context().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.signing_secret();
+    absl::StatusOr<testing::CreatedSubscription> created =
+        pipeline_->Subscribe(path, receiver_->url(path));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->signing_secret : "";
   }
 
   // Publishes `count` events in batches of up to 500.
   void Publish(int count, const std::string& prefix = "eng") {
-    for (int start = 0; start < count; start += 500) {
-      v1::PublishEventsRequest request;
-      request.set_tenant_id(kTenant);
-      for (int i = start; i < std::min(count, start + 500); ++i) {
-        v1::Event* e = request.add_items()->mutable_event();
-        e->set_type("engagement_dispatched");
-        e->mutable_occurred_at()->set_seconds(1795701791);
-        v1::Engagement* g = e->mutable_engagement();
-        g->set_yess_id(absl::StrCat(prefix, "_", i));
-        g->set_channel("email");
-        g->set_action("new_thread_email");
-        g->mutable_email()->set_subject(absl::StrCat("Message ", i));
-      }
-      v1::PublishEventsResponse response;
-      grpc::Status status =
-          events_->PublishEvents(Context().get(), request, &response);
-      ASSERT_TRUE(status.ok()) << status.error_message();
-      for (const auto& r : response.results())
-        ASSERT_EQ(r.code(), 0) << r.message();
-    }
+    absl::StatusOr<std::vector<std::string>> ids =
+        pipeline_->Publish(count, prefix);
+    ASSERT_TRUE(ids.ok()) << ids.status();
   }
 
   // Waits until no delivery is pending (due or leased); false on timeout.
@@ -210,32 +153,18 @@ class DeliveryE2eTest : public ::testing::Test {
     return false;
   }
 
-  // The value of one sample on a worker's /metrics, e.g.
-  // `webhooks_deliveries_total{outcome="delivered"}`.
   double Scrape(int port, const std::string& sample) {
-    httplib::Client client("127.0.0.1", port);
-    auto response = client.Get("/metrics");
-    EXPECT_TRUE(response) << "no /metrics answer";
-    if (!response) return -1;
-    for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
-      if (absl::StartsWith(line, sample + " ")) {
-        double value = 0;
-        if (absl::SimpleAtod(line.substr(sample.size() + 1), &value))
-          return value;
-      }
-    }
-    return 0;
+    const double value = testing::ScrapeMetric(port, sample);
+    EXPECT_GE(value, 0) << "no /metrics answer";
+    return value;
   }
 
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<TlsReceiver> receiver_;
+  std::unique_ptr<Pipeline> pipeline_;
   std::string dir_;
   std::map<std::string, std::string> env_;
-  std::unique_ptr<ChildProcess> api_;
   int api_metrics_port_ = 0;
-  std::vector<std::unique_ptr<ChildProcess>> workers_;
-  std::unique_ptr<v1::SubscriptionService::Stub> subscriptions_;
-  std::unique_ptr<v1::EventService::Stub> events_;
 };
 
 TEST_F(DeliveryE2eTest, DeliversAThousandEventsToTwoSubscriptionsExactly) {
@@ -285,8 +214,8 @@ TEST_F(DeliveryE2eTest, DeliversAThousandEventsToTwoSubscriptionsExactly) {
   EXPECT_EQ(Scrape(metrics_port, "webhooks_delivery_latency_seconds_count"),
             2000);
 
-  workers_[worker]->Signal(SIGTERM);
-  EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0);
+  pipeline_->worker(worker).Signal(SIGTERM);
+  EXPECT_EQ(pipeline_->worker(worker).Wait(absl::Seconds(30)), 0);
 
   // The API counted its calls by method and code.
   EXPECT_EQ(Scrape(api_metrics_port_,
@@ -333,8 +262,8 @@ TEST_F(DeliveryE2eTest, SigkillMidBatchLosesNothing) {
       {"--lease_duration=3s", "--request_timeout=2s", "--concurrency=32"});
   Publish(300);
   ASSERT_TRUE(receiver_->WaitForRequests(50, absl::Seconds(60)));
-  workers_[first]->Signal(SIGKILL);
-  EXPECT_EQ(workers_[first]->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  pipeline_->worker(first).Signal(SIGKILL);
+  EXPECT_EQ(pipeline_->worker(first).Wait(absl::Seconds(10)), 128 + SIGKILL);
   const size_t before_restart = receiver_->request_count();
 
   StartWorker(
@@ -367,7 +296,7 @@ TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   auto ready = probe.Get("/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200) << ready->body;
-  workers_[worker]->Signal(SIGTERM);
+  pipeline_->worker(worker).Signal(SIGTERM);
 
   // Readiness fails while the requests in flight are still being answered.
   int readiness = 200;
@@ -378,9 +307,9 @@ TEST_F(DeliveryE2eTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   }
   EXPECT_EQ(readiness, 503);
   EXPECT_LT(receiver_->request_count(), 40u);
-  EXPECT_EQ(workers_[worker]->Wait(absl::Seconds(30)), 0)
-      << workers_[worker]->Log();
-  EXPECT_THAT(workers_[worker]->Log(), ::testing::HasSubstr("drained"));
+  EXPECT_EQ(pipeline_->worker(worker).Wait(absl::Seconds(30)), 0)
+      << pipeline_->worker(worker).Log();
+  EXPECT_THAT(pipeline_->worker(worker).Log(), ::testing::HasSubstr("drained"));
 
   // Every request that arrived was answered and recorded; nothing is left
   // leased: what was not tried is due now.
@@ -528,8 +457,8 @@ TEST_F(DeliveryE2eTest, NoSecretInTheDatabaseDumpOrAnyLog) {
       {"sealing key", sealing_key}};
   const std::vector<std::pair<std::string, std::string>> places = {
       {"database dump", dump},
-      {"API log", api_->Log()},
-      {"worker log", workers_[worker]->Log()}};
+      {"API log", pipeline_->api().Log()},
+      {"worker log", pipeline_->worker(worker).Log()}};
   for (const auto& [place, text] : places) {
     for (const auto& [what, secret] : secrets) {
       ASSERT_GE(secret.size(), 16u) << what;

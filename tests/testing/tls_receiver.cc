@@ -1,13 +1,6 @@
 #include "tests/testing/tls_receiver.h"
 
 #include <httplib.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,127 +21,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "tests/testing/test_pki.h"
 
 namespace webhooks::testing {
 namespace {
-
-struct OpensslFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-  void operator()(X509* cert) const { X509_free(cert); }
-  void operator()(X509_EXTENSION* extension) const {
-    X509_EXTENSION_free(extension);
-  }
-  void operator()(BIGNUM* number) const { BN_free(number); }
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-template <typename T>
-using OpensslPtr = std::unique_ptr<T, OpensslFree>;
-
-absl::Status OpensslError(absl::string_view what) {
-  char text[256] = "unknown error";
-  if (unsigned long code = ERR_get_error(); code != 0) {
-    ERR_error_string_n(code, text, sizeof(text));
-  }
-  ERR_clear_error();
-  return absl::InternalError(absl::StrCat(what, ": ", text));
-}
-
-absl::StatusOr<OpensslPtr<EVP_PKEY>> NewKey() {
-  OpensslPtr<EVP_PKEY> key(EVP_EC_gen("P-256"));
-  if (key == nullptr) return OpensslError("generating a P-256 key");
-  return key;
-}
-
-absl::Status AddExtension(X509* cert, X509V3_CTX* context, int nid,
-                          const char* value) {
-  OpensslPtr<X509_EXTENSION> extension(
-      X509V3_EXT_conf_nid(nullptr, context, nid, value));
-  if (extension == nullptr || X509_add_ext(cert, extension.get(), -1) != 1) {
-    return OpensslError(absl::StrCat("adding extension ", value));
-  }
-  return absl::OkStatus();
-}
-
-struct CertificateSpec {
-  const char* common_name;
-  bool is_ca;
-  // "DNS:localhost,IP:127.0.0.1"; nullptr for none.
-  const char* subject_alt_names;
-};
-
-// Signed by `issuer` with `issuer_key`, or self-signed when `issuer` is null.
-absl::StatusOr<OpensslPtr<X509>> NewCertificate(const CertificateSpec& spec,
-                                                EVP_PKEY* key, X509* issuer,
-                                                EVP_PKEY* issuer_key) {
-  OpensslPtr<X509> cert(X509_new());
-  OpensslPtr<BIGNUM> serial(BN_new());
-  if (cert == nullptr || serial == nullptr ||
-      X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
-      BN_rand(serial.get(), 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-      BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) ==
-          nullptr ||
-      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) == nullptr ||
-      X509_gmtime_adj(X509_getm_notAfter(cert.get()), 7 * 24 * 3600) ==
-          nullptr ||
-      X509_set_pubkey(cert.get(), key) != 1) {
-    return OpensslError("making a certificate");
-  }
-  X509_NAME* subject = X509_get_subject_name(cert.get());
-  if (X509_NAME_add_entry_by_txt(
-          subject, "CN", MBSTRING_ASC,
-          reinterpret_cast<const unsigned char*>(spec.common_name), -1, -1,
-          0) != 1 ||
-      X509_set_issuer_name(cert.get(), issuer != nullptr
-                                           ? X509_get_subject_name(issuer)
-                                           : subject) != 1) {
-    return OpensslError("naming a certificate");
-  }
-
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, issuer != nullptr ? issuer : cert.get(), cert.get(),
-                 nullptr, nullptr, 0);
-  struct Extension {
-    int nid;
-    const char* value;
-  };
-  std::vector<Extension> extensions = {{NID_subject_key_identifier, "hash"}};
-  if (spec.is_ca) {
-    extensions.push_back({NID_basic_constraints, "critical,CA:TRUE"});
-    extensions.push_back({NID_key_usage, "critical,keyCertSign,cRLSign"});
-  } else {
-    extensions.push_back({NID_basic_constraints, "critical,CA:FALSE"});
-    extensions.push_back({NID_key_usage, "critical,digitalSignature"});
-    extensions.push_back({NID_ext_key_usage, "serverAuth"});
-    extensions.push_back({NID_authority_key_identifier, "keyid:always"});
-  }
-  if (spec.subject_alt_names != nullptr) {
-    extensions.push_back({NID_subject_alt_name, spec.subject_alt_names});
-  }
-  for (const Extension& extension : extensions) {
-    if (absl::Status status =
-            AddExtension(cert.get(), &context, extension.nid, extension.value);
-        !status.ok()) {
-      return status;
-    }
-  }
-  if (X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key,
-                EVP_sha256()) <= 0) {
-    return OpensslError("signing a certificate");
-  }
-  return cert;
-}
-
-absl::Status WritePem(const std::string& path, X509* cert, EVP_PKEY* key) {
-  OpensslPtr<BIO> file(BIO_new_file(path.c_str(), "w"));
-  if (file == nullptr) return OpensslError(absl::StrCat("creating ", path));
-  const int written =
-      cert != nullptr ? PEM_write_bio_X509(file.get(), cert)
-                      : PEM_write_bio_PrivateKey(file.get(), key, nullptr,
-                                                 nullptr, 0, nullptr, nullptr);
-  if (written != 1) return OpensslError(absl::StrCat("writing ", path));
-  return absl::OkStatus();
-}
 
 // httplib fixes the listen backlog at 5, too few for a burst of concurrent
 // connections; this exposes the socket so that it can be raised.
@@ -283,22 +159,17 @@ absl::StatusOr<std::unique_ptr<TlsReceiver>> TlsReceiver::Create(
   impl->cert_path = dir + "/server.pem";
   impl->key_path = dir + "/server-key.pem";
 
-  absl::StatusOr<OpensslPtr<EVP_PKEY>> ca_key = NewKey();
-  if (!ca_key.ok()) return ca_key.status();
-  absl::StatusOr<OpensslPtr<X509>> ca =
-      NewCertificate({"webhooks test CA", /*is_ca=*/true, nullptr},
-                     ca_key->get(), nullptr, nullptr);
+  absl::StatusOr<TestCa> ca = TestCa::Create();
   if (!ca.ok()) return ca.status();
-  absl::StatusOr<OpensslPtr<EVP_PKEY>> key = NewKey();
-  if (!key.ok()) return key.status();
-  absl::StatusOr<OpensslPtr<X509>> cert =
-      NewCertificate({"localhost", /*is_ca=*/false,
-                      "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1"},
-                     key->get(), ca->get(), ca_key->get());
-  if (!cert.ok()) return cert.status();
-  for (absl::Status status : {WritePem(impl->ca_path, ca->get(), nullptr),
-                              WritePem(impl->cert_path, cert->get(), nullptr),
-                              WritePem(impl->key_path, nullptr, key->get())}) {
+  CertificateSpec spec;
+  spec.subject_alt_names = "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1";
+  if (options.certificate.has_value()) spec = *options.certificate;
+  absl::StatusOr<KeyAndCertificate> served =
+      options.self_signed ? SelfSigned(spec) : ca->Issue(spec);
+  if (!served.ok()) return served.status();
+  for (absl::Status status : {WriteTextFile(impl->ca_path, ca->cert_pem()),
+                              WriteTextFile(impl->cert_path, served->cert_pem),
+                              WriteTextFile(impl->key_path, served->key_pem)}) {
     if (!status.ok()) return status;
   }
 

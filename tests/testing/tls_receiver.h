@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "tests/testing/test_pki.h"
 
 namespace webhooks::testing {
 
@@ -74,6 +76,12 @@ struct TlsReceiverOptions {
   size_t keep_alive_max_count = 1000;
   // An idle connection is closed after this long (whole seconds).
   absl::Duration keep_alive_timeout = absl::Seconds(5);
+  // The certificate served, issued by the receiver's CA. The default names
+  // localhost, 127.0.0.1 and ::1 and is valid now; set one for the wrong
+  // host or an expired one.
+  std::optional<CertificateSpec> certificate;
+  // Serve a self-signed certificate instead, which the CA does not vouch for.
+  bool self_signed = false;
 };
 
 class TlsReceiver {
