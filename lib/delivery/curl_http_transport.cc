@@ -23,13 +23,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "lib/common/log.h"
+#include "lib/delivery/response_headers.h"
 
 namespace webhooks::delivery {
 namespace {
@@ -93,9 +92,6 @@ absl::StatusOr<SourceBinding> ResolveSourceAddress(const std::string& source) {
   return binding;
 }
 
-// A Retry-After value is a number or an HTTP-date; anything longer is junk
-// that we would otherwise store.
-constexpr size_t kMaxRetryAfterBytes = 64;
 // The loop wakes up for submissions, shutdown and curl's own timers; this is
 // only a backstop.
 constexpr absl::Duration kMaxPollWait = absl::Seconds(1);
@@ -153,17 +149,8 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
-  absl::string_view line(data, bytes);
-  constexpr absl::string_view kRetryAfter = "retry-after:";
-  if (absl::StartsWith(line, "HTTP/")) {
-    // A new response (after a 1xx): headers of the previous one do not count.
-    transfer->retry_after.clear();
-  } else if (absl::StartsWithIgnoreCase(line, kRetryAfter)) {
-    absl::string_view value =
-        absl::StripAsciiWhitespace(line.substr(kRetryAfter.size()));
-    value = value.substr(0, kMaxRetryAfterBytes);
-    transfer->retry_after.assign(value.data(), value.size());
-  }
+  ObserveResponseHeaderLine(absl::string_view(data, bytes),
+                            transfer->retry_after);
   return bytes;
 }
 

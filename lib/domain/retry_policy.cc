@@ -198,7 +198,12 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value,
   if (value.empty()) return std::nullopt;
   if (IsAllDigits(value)) return ParseDeltaSeconds(value);
   const std::optional<absl::Time> when = ParseHttpDate(value, now);
-  if (!when.has_value()) return std::nullopt;
+  // absl::ParseTime takes "infinite-future" and "infinite-past" whatever the
+  // format: no HTTP-date.
+  if (!when.has_value() || *when == absl::InfiniteFuture() ||
+      *when == absl::InfinitePast()) {
+    return std::nullopt;
+  }
   return std::max(*when - now, absl::ZeroDuration());
 }
 

@@ -520,9 +520,9 @@ absl::Status ValidateBodySize(std::size_t body_bytes) {
 absl::Status ValidateEventTypeName(absl::string_view field,
                                    absl::string_view name) {
   if (IsEventType(name)) return absl::OkStatus();
-  return Invalid(
-      field, absl::StrCat("\"", name.substr(0, 64), "\" is not an event type (",
-                          absl::StrJoin(AllEventTypes(), ", "), ")"));
+  return Invalid(field,
+                 absl::StrCat(Quoted(name), " is not an event type (",
+                              absl::StrJoin(AllEventTypes(), ", "), ")"));
 }
 
 std::string DefaultIdempotencyKey(absl::string_view event_type,

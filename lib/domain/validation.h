@@ -88,7 +88,8 @@ struct EngagementFacts {
 absl::Status ValidateEngagement(const EngagementFacts& facts);
 
 // INVALID_ARGUMENT naming `field` unless `name` is one of the event types
-// (the message echoes at most 64 bytes of it and lists the types).
+// (the message echoes at most 64 bytes of it, escaped as common::Echo does,
+// and lists the types).
 absl::Status ValidateEventTypeName(absl::string_view field,
                                    absl::string_view name);
 

@@ -312,6 +312,11 @@ TEST(ParseRetryAfterTest, RefusesMalformedValues) {
            "Sun, 06 Nov 1994 08:49:37 UTC",
            "Sun, 06 Nov 1994 08:49:37 +0000",
            "Sun, 06 Nov 1994 08:49:37 GMT and more",
+           // absl::ParseTime takes these words in any format (found by
+           // tests/fuzz/response_fuzz.cc).
+           "infinite-future",
+           "infinite-past",
+           " infinite-future ",
            "Sun, 31 Feb 1994 08:49:37 GMT",
            "1994-11-06T08:49:37Z",
        }) {

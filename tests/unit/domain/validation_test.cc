@@ -1009,6 +1009,14 @@ TEST(ValidateEventTypeNameTest, NamesTheFieldAndBoundsTheEcho) {
       ValidateEventTypeName("event_type", std::string(10000, 'x'));
   EXPECT_THAT(long_one, InvalidWith("event_type", "engagement_dispatched"));
   EXPECT_LT(long_one.message().size(), 300u);
+  // Control bytes are escaped, never echoed raw (found by
+  // tests/fuzz/subscription_fuzz.cc).
+  const absl::Status control =
+      ValidateEventTypeName("event_type", "not an event type\n\x7f");
+  EXPECT_THAT(std::string(control.message()),
+              ::testing::Not(::testing::HasSubstr("\n")));
+  EXPECT_THAT(std::string(control.message()),
+              ::testing::Not(::testing::HasSubstr("\x7f")));
 }
 
 // ---------------------------------------------------------------------------
