@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "lib/common/env.h"
 #include "lib/common/log.h"
 #include "lib/common/main_support.h"
+#include "lib/common/status_macros.h"
 #include "lib/delivery/address_policy.h"
 #include "lib/delivery/curl_http_transport.h"
 #include "lib/metrics/api_metrics.h"
@@ -59,6 +61,18 @@ ABSL_FLAG(
     "Longest wait for a free database connection before RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(10),
           "Server-side statement_timeout of every query");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM file of the gRPC server's certificate chain (leaf first); with "
+          "--tls_key_file, the port takes TLS only. Env "
+          "WEBHOOKS_TLS_CERT_FILE. Default: plaintext");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM file of the private key of --tls_cert_file. Env "
+          "WEBHOOKS_TLS_KEY_FILE");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM file of the CAs whose client certificates are accepted: mutual "
+          "TLS, a client without such a certificate cannot connect (it still "
+          "needs its API token). Needs --tls_cert_file. Env "
+          "WEBHOOKS_TLS_CLIENT_CA_FILE");
 ABSL_FLAG(bool, grpc_reflection, true,
           "Serve gRPC server reflection (the schema only; needs no token)");
 ABSL_FLAG(int, grpc_max_threads, 64, "Most gRPC handler threads at once");
@@ -210,12 +224,67 @@ absl::StatusOr<api::SubscriptionServiceConfig> SubscriptionConfig() {
   return config;
 }
 
+// The gRPC server's TLS material from --tls_*_file, read once; nullopt for
+// plaintext. INVALID_ARGUMENT naming the flag when they do not go together,
+// or the flag and its path when a file cannot be read or holds no PEM of its
+// kind (never the contents: one is the private key).
+absl::StatusOr<std::optional<api::TlsFiles>> TlsFilesFromFlags() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key = absl::GetFlag(FLAGS_tls_key_file);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (cert.empty() && key.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca_file: needs --tls_cert_file and --tls_key_file "
+          "(client certificates are asked for only over TLS)");
+    }
+    return std::nullopt;
+  }
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_key_file: required with --tls_cert_file");
+  }
+  if (cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file: required with --tls_key_file");
+  }
+  // Each file is checked as it is read, so that a wrong one (the files
+  // swapped, say) is refused naming it, before anything starts. ReadFile's
+  // errors name the path, and only the path.
+  auto read = [](absl::string_view flag, const std::string& path,
+                 api::TlsPart part, std::string* pem) -> absl::Status {
+    absl::StatusOr<std::string> contents = common::ReadFile(path);
+    if (!contents.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", contents.status().message()));
+    }
+    if (absl::Status s = api::CheckTlsPem(part, *contents); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", path, ": ", s.message()));
+    }
+    *pem = *std::move(contents);
+    return absl::OkStatus();
+  };
+  api::TlsFiles tls;
+  WEBHOOKS_RETURN_IF_ERROR(read("--tls_cert_file", cert,
+                                api::TlsPart::kCertChain, &tls.cert_chain_pem));
+  WEBHOOKS_RETURN_IF_ERROR(read(
+      "--tls_key_file", key, api::TlsPart::kPrivateKey, &tls.private_key_pem));
+  if (!client_ca.empty()) {
+    WEBHOOKS_RETURN_IF_ERROR(read("--tls_client_ca_file", client_ca,
+                                  api::TlsPart::kClientCa, &tls.client_ca_pem));
+  }
+  return tls;
+}
+
 int RunServe() {
   absl::StatusOr<api::SubscriptionServiceConfig> subscription_config =
       SubscriptionConfig();
   if (!subscription_config.ok()) {
     return Fail("config", subscription_config.status());
   }
+  absl::StatusOr<std::optional<api::TlsFiles>> tls = TlsFilesFromFlags();
+  if (!tls.ok()) return Fail("config", tls.status());
   const std::string database_url = DatabaseUrl();
   if (absl::Status s = store::CheckSchemaIsCurrent(database_url); !s.ok()) {
     return Fail("database", s);
@@ -329,6 +398,12 @@ int RunServe() {
   options.max_receive_message_bytes =
       absl::GetFlag(FLAGS_grpc_max_message_bytes);
   options.subscription_service = *subscription_config;
+  options.tls = *std::move(tls);
+  const absl::string_view transport_security =
+      !options.tls.has_value()             ? "plaintext"
+      : options.tls->client_ca_pem.empty() ? "TLS"
+                                           : "mutual TLS (client certificates "
+                                             "required)";
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(options, {.subscriptions = subscriptions.get(),
                                       .events = events.get(),
@@ -338,10 +413,13 @@ int RunServe() {
                                       .clock = common::Clock::Real(),
                                       .transport = transport->get()});
   if (!server.ok()) return Fail("gRPC server", server.status());
+  // "(port N)" right after the address: tests and scripts read the port
+  // from it.
   common::LogInfo("webhooks-api ", WEBHOOKS_VERSION, " serving gRPC on ",
                   options.listen_address, " (port ", (*server)->port(),
-                  "), metrics on ", metrics_addr, " (port ",
-                  (*endpoint)->port(), "), ", tokens->size(), " API tokens");
+                  ") over ", transport_security, ", metrics on ", metrics_addr,
+                  " (port ", (*endpoint)->port(), "), ", tokens->size(),
+                  " API tokens");
 
   const int signal_number = signals.Wait();
   common::LogInfo("received signal ", signal_number, ", shutting down");

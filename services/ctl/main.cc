@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -47,6 +48,11 @@ ABSL_FLAG(bool, tls, false,
           "Connect with TLS (the system's CAs, or --ca_file)");
 ABSL_FLAG(std::string, ca_file, "",
           "With --tls: PEM file of the CAs to trust for the API");
+ABSL_FLAG(std::string, cert_file, "",
+          "With --tls: PEM file of a client certificate (chain) to present, "
+          "for an API that requires one (mutual TLS); needs --key_file");
+ABSL_FLAG(std::string, key_file, "",
+          "With --tls: PEM file of the private key of --cert_file");
 ABSL_FLAG(std::string, tenant, "",
           "Subcommands: the tenant_id. Env WEBHOOKS_TENANT");
 ABSL_FLAG(std::string, url, "", "subscriptions create|update: target_url");
@@ -632,9 +638,10 @@ std::string SubcommandHelp(absl::string_view noun, absl::string_view verb) {
   return absl::StrCat(
       "Usage:\n", out,
       "Every subcommand takes --tenant (or WEBHOOKS_TENANT), --json (JSON "
-      "instead of a table),\n--addr, --tls, --ca_file and --timeout; the "
-      "token comes from WEBHOOKS_API_TOKEN or\nWEBHOOKS_API_TOKEN_FILE. Exit "
-      "status: 0 done, 1 the call failed, 2 bad arguments.\n");
+      "instead of a table),\n--addr, --tls, --ca_file, --cert_file, --key_file "
+      "and --timeout; the token comes\nfrom WEBHOOKS_API_TOKEN or "
+      "WEBHOOKS_API_TOKEN_FILE. Exit status: 0 done, 1 the call\nfailed, 2 bad "
+      "arguments.\n");
 }
 
 std::string SubcommandList() {
@@ -657,19 +664,48 @@ int UsageError(absl::string_view message) {
 }
 
 std::shared_ptr<grpc::ChannelCredentials> Credentials(std::string* error) {
+  const std::string ca_file = absl::GetFlag(FLAGS_ca_file);
+  const std::string cert_file = absl::GetFlag(FLAGS_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_key_file);
   if (!absl::GetFlag(FLAGS_tls)) {
-    if (!absl::GetFlag(FLAGS_ca_file).empty()) *error = "--ca_file needs --tls";
+    // Refused rather than ignored: a client certificate sent in plaintext
+    // would not be sent at all, and the failure would look like the
+    // server's.
+    for (const auto& [flag, value] : {std::pair("--ca_file", &ca_file),
+                                      std::pair("--cert_file", &cert_file),
+                                      std::pair("--key_file", &key_file)}) {
+      if (!value->empty()) {
+        *error = absl::StrCat(flag, " needs --tls");
+        return nullptr;
+      }
+    }
     return grpc::InsecureChannelCredentials();
   }
-  grpc::SslCredentialsOptions options;
-  if (!absl::GetFlag(FLAGS_ca_file).empty()) {
-    absl::StatusOr<std::string> pem =
-        common::ReadFile(absl::GetFlag(FLAGS_ca_file));
-    if (!pem.ok()) {
-      *error = absl::StrCat("--ca_file: ", pem.status().message());
-      return nullptr;
+  if (cert_file.empty() != key_file.empty()) {
+    *error = cert_file.empty() ? "--key_file needs --cert_file"
+                               : "--cert_file needs --key_file";
+    return nullptr;
+  }
+  // Errors name the flag and the path, never the contents (the key).
+  auto read = [error](absl::string_view flag, const std::string& path,
+                      std::string* pem) {
+    absl::StatusOr<std::string> contents = common::ReadFile(path);
+    if (!contents.ok()) {
+      *error = absl::StrCat(flag, ": ", contents.status().message());
+      return false;
     }
-    options.pem_root_certs = *std::move(pem);
+    *pem = *std::move(contents);
+    return true;
+  };
+  grpc::SslCredentialsOptions options;
+  if (!ca_file.empty() &&
+      !read("--ca_file", ca_file, &options.pem_root_certs)) {
+    return nullptr;
+  }
+  if (!cert_file.empty() &&
+      (!read("--cert_file", cert_file, &options.pem_cert_chain) ||
+       !read("--key_file", key_file, &options.pem_private_key))) {
+    return nullptr;
   }
   return grpc::SslCredentials(options);
 }

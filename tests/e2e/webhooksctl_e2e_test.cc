@@ -18,6 +18,7 @@
 #include "lib/security/sealer.h"
 #include "tests/testing/process.h"
 #include "tests/testing/test_database.h"
+#include "tests/testing/test_pki.h"
 #include "webhooks/v1/delivery_service.pb.h"
 #include "webhooks/v1/event_service.pb.h"
 #include "webhooks/v1/subscription_service.pb.h"
@@ -45,6 +46,13 @@ struct CtlRun {
 class CtlE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    Prepare();
+    if (HasFatalFailure()) return;
+    StartApi({});
+  }
+
+  // The database, the test's directory and the token files.
+  void Prepare() {
     auto db = TestDatabase::Create();
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
@@ -54,18 +62,29 @@ class CtlE2eTest : public ::testing::Test {
     ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir_).c_str()), 0);
     WriteFile("tokens", absl::StrCat("ctl ", kToken, " *\n"));
     token_file_ = WriteFile("token", absl::StrCat(kToken, "\n"));
+  }
 
-    auto api = ChildProcess::Start(
-        {WEBHOOKS_API_BINARY, "serve", "--grpc_addr=127.0.0.1:0",
-         "--metrics_addr=127.0.0.1:0"},
-        {{"WEBHOOKS_DATABASE_URL", db_->url()},
-         {"WEBHOOKS_SEALING_KEY", sealing_key_},
-         {"WEBHOOKS_API_TOKENS_FILE", absl::StrCat(dir_, "/tokens")}},
-        absl::StrCat(dir_, "/api.log"));
+  // What webhooks-api needs besides flags: the database, key and tokens.
+  std::map<std::string, std::string> ApiEnv() const {
+    return {{"WEBHOOKS_DATABASE_URL", db_->url()},
+            {"WEBHOOKS_SEALING_KEY", sealing_key_},
+            {"WEBHOOKS_API_TOKENS_FILE", absl::StrCat(dir_, "/tokens")}};
+  }
+
+  // Starts `webhooks-api serve` with `flags` besides the addresses, waits
+  // until it serves, and points env_ at it.
+  void StartApi(const std::vector<std::string>& flags) {
+    std::vector<std::string> argv = {WEBHOOKS_API_BINARY, "serve",
+                                     "--grpc_addr=127.0.0.1:0",
+                                     "--metrics_addr=127.0.0.1:0"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto api =
+        ChildProcess::Start(argv, ApiEnv(), absl::StrCat(dir_, "/api.log"));
     ASSERT_TRUE(api.ok()) << api.status();
     api_ = std::make_unique<ChildProcess>(*std::move(api));
     auto line = api_->WaitForLogLine("serving gRPC", absl::Seconds(30));
     ASSERT_TRUE(line.ok()) << line.status();
+    api_line_ = *line;
     const std::optional<int> port = NumberAfter(*line, "(port ");
     ASSERT_TRUE(port.has_value()) << *line;
     // The test runner's own environment may name a token; these override it
@@ -127,6 +146,8 @@ class CtlE2eTest : public ::testing::Test {
   // The API's key ring: one key, id k1.
   const std::string sealing_key_ = security::NewSealingKeySpec();
   std::unique_ptr<ChildProcess> api_;
+  // The API's "serving gRPC ..." log line.
+  std::string api_line_;
   std::map<std::string, std::string> env_;
   int runs_ = 0;
 };
@@ -467,6 +488,155 @@ TEST_F(CtlE2eTest, BadJsonOrUnknownMethodExitsTwo) {
   EXPECT_EQ(unknown_method.exit_code, 2);
   EXPECT_THAT(unknown_method.output, HasSubstr("ListSubscriptions"));
   EXPECT_THAT(unknown_method.output, HasSubstr("GetEvent"));
+}
+
+// The API over mutual TLS, started with its three --tls_* flags, and
+// webhooksctl with a client certificate. Certificates are made per test
+// (tests/testing/test_pki.h).
+class CtlTlsE2eTest : public CtlE2eTest {
+ protected:
+  void SetUp() override {
+    Prepare();
+    if (HasFatalFailure()) return;
+    auto server_ca = testing::TestCa::Create("e2e server CA");
+    ASSERT_TRUE(server_ca.ok()) << server_ca.status();
+    auto client_ca = testing::TestCa::Create("e2e client CA");
+    ASSERT_TRUE(client_ca.ok()) << client_ca.status();
+    testing::CertificateSpec server_spec;
+    server_spec.subject_alt_names = "DNS:localhost,IP:127.0.0.1";
+    auto server = server_ca->Issue(server_spec);
+    ASSERT_TRUE(server.ok()) << server.status();
+    testing::CertificateSpec client_spec;
+    client_spec.common_name = "operator";
+    client_spec.extended_key_usage = "clientAuth";
+    auto client = client_ca->Issue(client_spec);
+    ASSERT_TRUE(client.ok()) << client.status();
+    server_key_pem_ = server->key_pem;
+    server_ca_file_ = WriteFile("server-ca.pem", server_ca->cert_pem());
+    server_cert_file_ = WriteFile("server.pem", server->cert_pem);
+    server_key_file_ = WriteFile("server-key.pem", server->key_pem);
+    client_ca_file_ = WriteFile("client-ca.pem", client_ca->cert_pem());
+    client_cert_file_ = WriteFile("client.pem", client->cert_pem);
+    client_key_file_ = WriteFile("client-key.pem", client->key_pem);
+  }
+
+  // Runs `webhooks-api serve` with `flags` and `env` besides ApiEnv(),
+  // expecting it to refuse to start: its exit code and output.
+  CtlRun ApiRefusal(const std::vector<std::string>& flags,
+                    const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {WEBHOOKS_API_BINARY, "serve",
+                                     "--grpc_addr=127.0.0.1:0",
+                                     "--metrics_addr=127.0.0.1:0"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    std::map<std::string, std::string> all_env = ApiEnv();
+    all_env.insert(env.begin(), env.end());
+    auto api = ChildProcess::Start(
+        argv, all_env, absl::StrCat(dir_, "/api-refused-", ++runs_, ".log"));
+    EXPECT_TRUE(api.ok()) << api.status();
+    if (!api.ok()) return {};
+    // Refusing is immediate; a server that did not refuse would serve until
+    // killed, and fail this wait.
+    const std::optional<int> exit_code = api->Wait(absl::Seconds(30));
+    EXPECT_TRUE(exit_code.has_value()) << "still running:\n" << api->Log();
+    return {exit_code.value_or(-1), api->Log()};
+  }
+
+  std::string ListRequest() const {
+    return absl::StrCat(R"({"tenant_id": ")", kTenant, R"("})");
+  }
+
+  std::string server_key_pem_;
+  std::string server_ca_file_;
+  std::string server_cert_file_;
+  std::string server_key_file_;
+  std::string client_ca_file_;
+  std::string client_cert_file_;
+  std::string client_key_file_;
+};
+
+TEST_F(CtlTlsE2eTest, CtlCallsTheApiOverMutualTls) {
+  StartApi({absl::StrCat("--tls_cert_file=", server_cert_file_),
+            absl::StrCat("--tls_key_file=", server_key_file_),
+            absl::StrCat("--tls_client_ca_file=", client_ca_file_)});
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_THAT(api_line_, HasSubstr("over mutual TLS"));
+  EXPECT_THAT(api_->Log(), Not(HasSubstr("PRIVATE KEY")));
+
+  const CtlRun created =
+      Ctl({"--tls", absl::StrCat("--ca_file=", server_ca_file_),
+           absl::StrCat("--cert_file=", client_cert_file_),
+           absl::StrCat("--key_file=", client_key_file_), "CreateSubscription",
+           absl::StrCat(R"({"tenant_id": ")", kTenant, R"(", "subscription": {
+       "name": "tls", "target_url": "https://example.com/hook",
+       "event_types": ["engagement_dispatched"]}})")});
+  const auto response = Parse<v1::CreateSubscriptionResponse>(created);
+  EXPECT_THAT(response.subscription().id(), StartsWith("sub_"));
+  EXPECT_EQ(db_->QueryValue(absl::StrCat(
+                "SELECT count(*) FROM subscriptions WHERE tenant_id = '",
+                kTenant, "'")),
+            "1");
+
+  // Without its certificate, or without TLS, the same call cannot connect.
+  const CtlRun no_certificate =
+      Ctl({"--tls", absl::StrCat("--ca_file=", server_ca_file_),
+           "ListSubscriptions", ListRequest()});
+  EXPECT_EQ(no_certificate.exit_code, 1) << no_certificate.output;
+  EXPECT_THAT(no_certificate.output, StartsWith("UNAVAILABLE: "));
+  const CtlRun plaintext = Ctl({"ListSubscriptions", ListRequest()});
+  EXPECT_EQ(plaintext.exit_code, 1) << plaintext.output;
+  EXPECT_THAT(plaintext.output, StartsWith("UNAVAILABLE: "));
+}
+
+TEST_F(CtlTlsE2eTest, CtlRefusesClientCertificateFlagsThatDoNotGoTogether) {
+  // Refused before any connection is tried: no API is running.
+  CtlRun r = Ctl({absl::StrCat("--cert_file=", client_cert_file_),
+                  absl::StrCat("--key_file=", client_key_file_),
+                  "ListSubscriptions", ListRequest()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--cert_file needs --tls"));
+  r = Ctl({"--tls", absl::StrCat("--cert_file=", client_cert_file_),
+           "ListSubscriptions", ListRequest()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--cert_file needs --key_file"));
+  r = Ctl({"--tls", absl::StrCat("--cert_file=", client_cert_file_),
+           absl::StrCat("--key_file=", dir_, "/no-such-key.pem"),
+           "ListSubscriptions", ListRequest()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("--key_file: no such file: ",
+                                               dir_, "/no-such-key.pem")));
+}
+
+TEST_F(CtlTlsE2eTest, ApiRefusesToStartWithIncompleteOrUnreadableTlsFiles) {
+  CtlRun r = ApiRefusal({absl::StrCat("--tls_cert_file=", server_cert_file_)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--tls_key_file: required"));
+
+  // The environment variable is the flag.
+  r = ApiRefusal({}, {{"WEBHOOKS_TLS_KEY_FILE", server_key_file_}});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--tls_cert_file: required"));
+  EXPECT_THAT(r.output, Not(HasSubstr("PRIVATE KEY")));
+
+  r = ApiRefusal({absl::StrCat("--tls_client_ca_file=", client_ca_file_)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--tls_client_ca_file: needs"));
+
+  const std::string missing = absl::StrCat(dir_, "/no-such-key.pem");
+  r = ApiRefusal({absl::StrCat("--tls_cert_file=", server_cert_file_),
+                  absl::StrCat("--tls_key_file=", missing)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("--tls_key_file: no such file: ",
+                                               missing)));
+
+  // The files swapped: refused naming the file, and the key never printed.
+  r = ApiRefusal({absl::StrCat("--tls_cert_file=", server_key_file_),
+                  absl::StrCat("--tls_key_file=", server_cert_file_)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output,
+              HasSubstr(absl::StrCat("--tls_cert_file: ", server_key_file_,
+                                     ": no PEM certificate")));
+  EXPECT_THAT(r.output, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_THAT(r.output, Not(HasSubstr(server_key_pem_.substr(40, 40))));
 }
 
 }  // namespace
