@@ -46,6 +46,11 @@ void Dispatcher::SetInflightGauge() {
   }
 }
 
+int Dispatcher::tenant_in_flight(const std::string& tenant_id) const {
+  const auto it = tenant_in_flight_.find(tenant_id);
+  return it == tenant_in_flight_.end() ? 0 : it->second;
+}
+
 int Dispatcher::Committed() const {
   return in_flight() + lease_out_limit_ + hand_off_out_;
 }
@@ -61,6 +66,13 @@ std::optional<store::LeaseRequest> Dispatcher::PlanLease(absl::Time now) {
   request.owner = options_.owner;
   request.limit = size;
   request.lease_duration = options_.lease_duration;
+  if (options_.max_in_flight_per_tenant > 0) {
+    for (const auto& [tenant, count] : tenant_in_flight_) {
+      if (count >= options_.max_in_flight_per_tenant) {
+        request.excluded_tenants.push_back(tenant);
+      }
+    }
+  }
   return request;
 }
 
@@ -98,9 +110,15 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
       batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
       continue;
     }
+    if (options_.max_in_flight_per_tenant > 0 &&
+        tenant_in_flight(d.tenant_id) >= options_.max_in_flight_per_tenant) {
+      batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
+      if (metrics_ != nullptr) metrics_->tenant_share_releases.Increment();
+      continue;
+    }
     InFlightDelivery in_flight{
-        d.id, d.lease_token, d.attempt, d.subscription_id, d.event_created_at,
-        {}};
+        d.id,        d.lease_token,      d.attempt, d.subscription_id,
+        d.tenant_id, d.event_created_at, {}};
     absl::StatusOr<delivery::HttpRequest> built =
         BuildRequest(d, *sealer_, now, &in_flight.header_values);
     if (!built.ok()) {
@@ -116,6 +134,7 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
                  d.event_created_at);
       continue;
     }
+    ++tenant_in_flight_[d.tenant_id];
     in_flight_[d.id] = std::move(in_flight);
     requests.push_back(*std::move(built));
   }
@@ -131,6 +150,10 @@ void Dispatcher::OnHttpResult(absl::Time now,
   if (it == in_flight_.end()) return;
   const InFlightDelivery d = std::move(it->second);
   in_flight_.erase(it);
+  const auto tenant = tenant_in_flight_.find(d.tenant_id);
+  if (tenant != tenant_in_flight_.end() && --tenant->second <= 0) {
+    tenant_in_flight_.erase(tenant);
+  }
   SetInflightGauge();
   // No hint yet: the subscription's slot is the store's, and frees only when
   // this outcome is written (OnWriteResult hints then).
@@ -247,6 +270,7 @@ bool Dispatcher::Drained() const {
 size_t Dispatcher::Abandon() {
   const size_t dropped = batcher_.Abandon() + in_flight_.size();
   in_flight_.clear();
+  tenant_in_flight_.clear();
   event_created_at_.clear();
   SetInflightGauge();
   if (dropped > 0) {

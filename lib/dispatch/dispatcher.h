@@ -7,7 +7,7 @@
 // request -> (shell sends) -> OnHttpResult queues its outcome, or a release
 // if the request was aborted -> NextWrite hands it out in a batch -> (shell
 // writes) -> OnWriteResult. Per-subscription caps are the store's (lanes);
-// the dispatcher bounds only its own requests in flight.
+// the dispatcher bounds its own requests in flight, in all and per tenant.
 #ifndef WEBHOOKS_LIB_DISPATCH_DISPATCHER_H_
 #define WEBHOOKS_LIB_DISPATCH_DISPATCHER_H_
 
@@ -41,6 +41,11 @@ struct DispatcherOptions {
   LeasePlannerOptions lease;
   WriteBatcherOptions write;
   domain::RetryPolicy retry;
+  // Most requests in flight of one tenant (0: no bound). A lease passes over
+  // the lanes of tenants at the bound; deliveries a lease or hand-off returns
+  // beyond it are released untried. So a tenant whose endpoints are slow
+  // cannot take every slot: the others keep the rest.
+  int max_in_flight_per_tenant = 0;
   // Seed of the jitter generators: the same seed and the same calls give the
   // same retry times.
   uint64_t seed = 0;
@@ -60,7 +65,8 @@ class Dispatcher {
 
   // The lease to make now, or nullopt: when stopping, while a lease is out
   // (until OnLeased), or when LeasePlanner::LeaseSize is 0. A returned
-  // request is a lease out.
+  // request is a lease out; it excludes the tenants at
+  // max_in_flight_per_tenant.
   std::optional<store::LeaseRequest> PlanLease(absl::Time now);
 
   // When PlanLease may return a lease with no other call in between:
@@ -73,7 +79,8 @@ class Dispatcher {
   // id) and returns the requests to submit. A delivery whose request cannot
   // be built (a secret that does not open) is not sent: it gets an outcome of
   // class internal at once, logged without secrets. Deliveries leased after
-  // BeginShutdown are released, not sent. A failed lease backs the planner
+  // BeginShutdown, or beyond their tenant's max_in_flight_per_tenant, are
+  // released, not sent. A failed lease backs the planner
   // off (and counts a database error).
   std::vector<delivery::HttpRequest> OnLeased(
       absl::Time now, const store::LeaseRequest& request,
@@ -114,6 +121,8 @@ class Dispatcher {
 
   // Requests in flight.
   int in_flight() const { return static_cast<int>(in_flight_.size()); }
+  // Requests in flight of `tenant_id`.
+  int tenant_in_flight(const std::string& tenant_id) const;
   // Outcomes and releases not yet written.
   size_t pending_writes() const { return batcher_.pending(); }
   // Nothing in flight (no request, no lease out) and nothing to write.
@@ -152,6 +161,8 @@ class Dispatcher {
   // A hint that arrived while a lease was out, applied after its result.
   bool hint_during_lease_ = false;
   absl::flat_hash_map<int64_t, InFlightDelivery> in_flight_;
+  // Requests in flight per tenant; tenants with none are not kept.
+  absl::flat_hash_map<std::string, int> tenant_in_flight_;
   // Event creation times of unwritten outcomes, for delivery_latency.
   absl::flat_hash_map<int64_t, absl::Time> event_created_at_;
 };

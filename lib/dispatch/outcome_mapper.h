@@ -21,6 +21,7 @@ struct InFlightDelivery {
   int64_t lease_token = 0;
   int attempt = 0;  // the number of the attempt being made (1-based)
   std::string subscription_id;
+  std::string tenant_id;
   absl::Time event_created_at;
   // The custom header values sent: redacted from the response excerpt.
   std::vector<std::string> header_values;

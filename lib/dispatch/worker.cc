@@ -24,7 +24,20 @@ absl::Status Invalid(absl::string_view flag, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", rule));
 }
 
+DispatcherOptions ForDispatcher(const WorkerOptions& options) {
+  DispatcherOptions d = options.dispatch;
+  d.max_in_flight_per_tenant = TenantSlots(options);
+  return d;
+}
+
 }  // namespace
+
+int TenantSlots(const WorkerOptions& options) {
+  if (options.max_tenant_share >= 1.0) return 0;
+  const int slots = static_cast<int>(options.max_tenant_share *
+                                     options.dispatch.lease.max_in_flight);
+  return std::max(1, slots);
+}
 
 absl::Status ValidateWorkerOptions(const WorkerOptions& options,
                                    absl::Duration request_timeout) {
@@ -50,13 +63,17 @@ absl::Status ValidateWorkerOptions(const WorkerOptions& options,
     return Invalid("auto_disable_after_failures", "must not be negative");
   if (options.auto_disable.failing_for < absl::ZeroDuration())
     return Invalid("auto_disable_after", "must not be negative");
+  // Written so that NaN fails too.
+  if (!(options.max_tenant_share > 0.0 && options.max_tenant_share <= 1.0))
+    return Invalid("max_tenant_share",
+                   "must be more than 0 and at most 1 (1: no bound)");
   return domain::ValidateRetryPolicy(d.retry);
 }
 
 Worker::Worker(WorkerOptions options, WorkerDeps deps)
     : options_(std::move(options)),
       deps_(deps),
-      dispatcher_(options_.dispatch, deps.sealer, deps.metrics) {
+      dispatcher_(ForDispatcher(options_), deps.sealer, deps.metrics) {
   absl::MutexLock lock(&mu_);
   heartbeat_ = deps_.clock->Now();
 }

@@ -36,12 +36,21 @@ struct WorkerOptions {
   // How often queue statistics are sampled (on their own thread and store).
   absl::Duration stats_interval = absl::Seconds(5);
   AutoDisablePolicy auto_disable;
+  // The most of the worker's request slots (dispatch.lease.max_in_flight)
+  // one tenant's deliveries may hold, as a fraction in (0, 1]; 1: no bound.
+  // Sets dispatch.max_in_flight_per_tenant (TenantSlots).
+  double max_tenant_share = 1.0;
 };
+
+// The requests in flight one tenant may have: max_tenant_share of
+// concurrency, rounded down, at least 1; 0 (no bound) for a share of 1.
+int TenantSlots(const WorkerOptions& options);
 
 // INVALID_ARGUMENT naming the flag (the worker's flag names) when a setting
 // would stop delivery or spin: concurrency, lease_batch, poll_interval,
 // lease_duration (longer than `request_timeout`), stats_interval, db_timeout,
-// write batch size, the retry policy and the auto-disable thresholds.
+// write batch size, the retry policy, the auto-disable thresholds and
+// max_tenant_share.
 absl::Status ValidateWorkerOptions(const WorkerOptions& options,
                                    absl::Duration request_timeout);
 

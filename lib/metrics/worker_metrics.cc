@@ -118,6 +118,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                     "failing")
               .Register(registry)
               .Add({})),
+      tenant_share_releases(
+          BuildCounter()
+              .Name("webhooks_tenant_share_releases_total")
+              .Help("Leased deliveries handed back untried because their "
+                    "tenant held its share of the worker's slots")
+              .Register(registry)
+              .Add({})),
       attempts_family_(BuildCounter()
                            .Name("webhooks_attempts_total")
                            .Help("Delivery attempts by error class")

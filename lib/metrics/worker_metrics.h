@@ -65,6 +65,11 @@ class WorkerMetrics {
   // webhooks_subscriptions_auto_disabled_total: subscriptions disabled
   // because their deliveries kept failing.
   prometheus::Counter& auto_disabled;
+  // webhooks_tenant_share_releases_total: leased deliveries handed back
+  // untried because their tenant already held its share of this worker's
+  // request slots (--max_tenant_share); also counted in releases once
+  // written.
+  prometheus::Counter& tenant_share_releases;
 
  private:
   prometheus::Family<prometheus::Counter>& attempts_family_;

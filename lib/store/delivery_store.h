@@ -68,6 +68,9 @@ struct LeaseRequest {
   // How long the worker owns the leased deliveries: longer than the request
   // timeout plus the time to write the outcome.
   absl::Duration lease_duration = absl::Seconds(60);
+  // Tenants whose lanes this lease passes over (they hold their share of the
+  // worker's request slots). Their lanes keep their turn.
+  std::vector<std::string> excluded_tenants;
 };
 
 struct DeliveryOutcome {

@@ -45,6 +45,9 @@ CROSS JOIN LATERAL (
 //                that expired: taken over, moving the slot they already hold.
 //   chosen:      round-robin: every lane's first row, then every lane's
 //                second, ... up to $1 rows.
+// Lanes of the tenants in $4 (at their share of this worker's slots) are
+// filtered out after the index walk: each such due lane costs a lease one
+// index entry, bounded by the subscriptions a tenant may have.
 // Rows read: about $1 plus one index probe per lane served. Serving a lane
 // moves its turn (next_due_at) to now(), behind every lane that waited
 // longer. Every lane served is reported too (id NULL), saying whether its due
@@ -54,6 +57,7 @@ WITH free_lanes AS (
   SELECT subscription_id, max_in_flight - in_flight AS free
   FROM delivery_lanes
   WHERE enabled AND in_flight < max_in_flight AND next_due_at <= now()
+    AND tenant_id <> ALL ($4::text[])
   ORDER BY next_due_at
   LIMIT $1
   FOR NO KEY UPDATE SKIP LOCKED),
@@ -61,6 +65,7 @@ stuck_lanes AS (
   SELECT subscription_id, 0 AS free
   FROM delivery_lanes
   WHERE enabled AND in_flight >= max_in_flight AND lease_expires_at <= now()
+    AND tenant_id <> ALL ($4::text[])
   ORDER BY lease_expires_at
   LIMIT $1
   FOR NO KEY UPDATE SKIP LOCKED),
@@ -461,7 +466,8 @@ class PgDeliveryStore final : public DeliveryStore {
                 pqxx::nontransaction tx(c.get());
                 pqxx::result r = tx.exec_prepared(
                     "delivery_lease", limit, request.owner,
-                    absl::ToInt64Milliseconds(request.lease_duration));
+                    absl::ToInt64Milliseconds(request.lease_duration),
+                    ToTextArrayLiteral(request.excluded_tenants));
                 return ReadLeased(r, &ran_out, &more);
               });
       if (!leased.ok()) {

@@ -51,6 +51,10 @@ ABSL_FLAG(std::string, name, "", "Lease owner name. Default <hostname>-<pid>");
 ABSL_FLAG(int, concurrency, 256,
           "Requests in flight at once from this worker (each subscription's "
           "own cap, max_in_flight, holds across all workers)");
+ABSL_FLAG(double, max_tenant_share, 0.5,
+          "Most of --concurrency one tenant's deliveries may hold, in (0, 1] "
+          "(1: no bound): a tenant with slow endpoints leaves the rest to "
+          "the others");
 ABSL_FLAG(int, lease_batch, 100, "Most deliveries leased per query");
 ABSL_FLAG(int, write_batch, 500, "Most outcomes written per statement");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
@@ -120,6 +124,7 @@ int Run() {
   options.auto_disable.failed_in_a_row =
       absl::GetFlag(FLAGS_auto_disable_after_failures);
   options.auto_disable.failing_for = absl::GetFlag(FLAGS_auto_disable_after);
+  options.max_tenant_share = absl::GetFlag(FLAGS_max_tenant_share);
   if (absl::Status s = dispatch::ValidateWorkerOptions(
           options, absl::GetFlag(FLAGS_request_timeout));
       !s.ok()) {

@@ -61,8 +61,10 @@ DispatchSimulation::~DispatchSimulation() {
 
 void DispatchSimulation::AddSubscription(
     const std::string& id, int max_in_flight, bool enabled,
-    const std::map<std::string, std::string>& headers) {
+    const std::map<std::string, std::string>& headers,
+    const std::string& tenant_id) {
   FakeSubscriptionFields fields;
+  fields.tenant_id = tenant_id;
   fields.custom_headers_sealed = SealOrFail(
       *sealer_, domain::EncodeHeaders(headers),
       security::SubscriptionFieldAad(id, security::kCustomHeadersField));

@@ -70,10 +70,11 @@ class DispatchSimulation {
   absl::Time now() const { return clock_.Now(); }
 
   // A subscription whose fields are sealed with sealer() (no custom headers
-  // unless given; signing secret kSigningSecret).
+  // unless given; signing secret kSigningSecret), of `tenant_id`.
   void AddSubscription(const std::string& id, int max_in_flight,
                        bool enabled = true,
-                       const std::map<std::string, std::string>& headers = {});
+                       const std::map<std::string, std::string>& headers = {},
+                       const std::string& tenant_id = "tenant");
   static constexpr absl::string_view kSigningSecret =
       "whsec_UHqai+PRRahtqpZEsov0Ko3Acg2LrqvfBAbDk2kr8II=";
 

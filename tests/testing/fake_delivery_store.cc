@@ -38,7 +38,7 @@ store::LeasedDelivery FakeDeliveryStore::LeaseRowLocked(
   out.id = id;
   out.lease_token = d.lease_token;
   out.attempt = d.attempts + 1;
-  out.tenant_id = row.tenant_id;
+  out.tenant_id = s.fields.tenant_id;
   out.event_id = d.event_id;
   out.event_type = row.event_type;
   out.body = row.body;
@@ -71,7 +71,13 @@ absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
   };
   std::vector<std::pair<uint64_t, std::string>> order;
   for (const auto& [id, s] : subscriptions_) {
-    if (s.enabled) order.emplace_back(s.last_served, id);
+    if (!s.enabled) continue;
+    if (std::find(request.excluded_tenants.begin(),
+                  request.excluded_tenants.end(),
+                  s.fields.tenant_id) != request.excluded_tenants.end()) {
+      continue;
+    }
+    order.emplace_back(s.last_served, id);
   }
   std::sort(order.begin(), order.end());
   std::vector<Lane> lanes;

@@ -2,8 +2,9 @@
 // lib/store/delivery_store.h, for tests of the dispatch logic: lanes with
 // caps that hold, round-robin across lanes, fencing by lease token, takeover
 // of expired leases, deliveries of disabled subscriptions held, retries due
-// at next_attempt_at, 410 disabling. Time comes from an injected clock.
-// Failures can be injected; every delivery can be inspected.
+// at next_attempt_at, 410 disabling, excluded tenants passed over. Time comes
+// from an injected clock. Failures can be injected; every delivery can be
+// inspected.
 #ifndef WEBHOOKS_TESTS_TESTING_FAKE_DELIVERY_STORE_H_
 #define WEBHOOKS_TESTS_TESTING_FAKE_DELIVERY_STORE_H_
 
@@ -27,6 +28,7 @@ namespace webhooks::testing {
 
 // What a leased delivery carries of its subscription.
 struct FakeSubscriptionFields {
+  std::string tenant_id = "tenant";
   std::string target_url = "https://hooks.example.com/webhook";
   std::string custom_headers_sealed;
   std::string signing_secret_sealed;
@@ -123,7 +125,6 @@ class FakeDeliveryStore : public store::DeliveryStore {
   };
   struct Row {
     FakeDelivery delivery;
-    std::string tenant_id = "tenant";
     std::string event_type = "engagement_dispatched";
     std::shared_ptr<const std::string> body;
     absl::Time event_created_at;

@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -60,6 +61,7 @@ namespace {
 
 using ::testing::Ge;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Le;
 using ::testing::Not;
 using ::testing::SizeIs;
@@ -902,6 +904,52 @@ TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
   EXPECT_EQ(delivery.last_status, "");
   EXPECT_GT(delivery.next_attempt_at, delivery.db_now + absl::Minutes(30));
   EXPECT_EQ(receiver_->request_count(), 1u);
+}
+
+// One tenant's endpoint hangs with a backlog; the worker has 4 slots and a
+// tenant may hold half of them. Another tenant's delivery goes out while the
+// hanging requests are still open, and the hanging tenant never has more
+// than its 2 open. (With no bound it takes all 4, and the other tenant's
+// delivery waits until they time out.)
+TEST_F(WorkerTest, ATenantWithAHangingEndpointLeavesTheOtherSlotsToOthers) {
+  absl::Notification release;
+  std::atomic<int> slow_open{0};
+  std::atomic<int> slow_most_open{0};
+  receiver_->SetResponder([&](const ReceivedRequest& request) {
+    if (request.path == "/slow") {
+      const int open = ++slow_open;
+      int most = slow_most_open.load();
+      while (open > most && !slow_most_open.compare_exchange_weak(most, open)) {
+      }
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+      --slow_open;
+    }
+    return ReceiverResponse{};
+  });
+  CreateSubscription(receiver_->url("/slow"));
+  WorkerOptions options = FastOptions();
+  options.dispatch.lease.max_in_flight = 4;
+  options.max_tenant_share = 0.5;
+  StartWorker(options);
+  const std::vector<std::string> slow_events = PublishBatch(10);
+  ASSERT_TRUE(receiver_->WaitForRequests(2, kWait));
+
+  tenant_ = testing::RandomTenant();
+  CreateSubscription(receiver_->url("/fast"));
+  const std::string fast = Publish();
+  EXPECT_TRUE(AwaitState(fast, "delivered"));
+  // ... while the hanging requests are still open: not one of them has
+  // ended, even in a timeout.
+  EXPECT_EQ(slow_open.load(), 2);
+  for (const std::string& event_id : slow_events) {
+    EXPECT_THAT(Attempts(event_id), IsEmpty()) << event_id;
+  }
+
+  release.Notify();
+  for (const std::string& event_id : slow_events) {
+    EXPECT_TRUE(AwaitState(event_id, "delivered")) << event_id;
+  }
+  EXPECT_EQ(slow_most_open.load(), 2);
 }
 
 TEST_F(WorkerTest, RedirectIsNotFollowed) {

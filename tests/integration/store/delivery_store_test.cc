@@ -229,10 +229,11 @@ class PgDeliveryStoreTest : public ::testing::Test {
     return worker;
   }
 
-  void CreateSubscription(const std::string& id, int max_in_flight) {
+  void CreateSubscription(const std::string& id, int max_in_flight,
+                          const std::string& tenant_id = kTenant) {
     SubscriptionRecord r;
     r.id = id;
-    r.tenant_id = kTenant;
+    r.tenant_id = tenant_id;
     r.target_url = absl::StrCat("https://example.com/", id);
     r.event_types = {kEventType};
     r.custom_headers_sealed = "k1:headers";
@@ -302,10 +303,14 @@ class PgDeliveryStoreTest : public ::testing::Test {
 
   std::vector<LeasedDelivery> Lease(
       DeliveryStore& from, int limit,
-      absl::Duration lease_duration = absl::Seconds(60)) {
-    absl::StatusOr<std::vector<LeasedDelivery>> leased = from.Lease(
-        {.owner = "test", .limit = limit, .lease_duration = lease_duration},
-        Deadline());
+      absl::Duration lease_duration = absl::Seconds(60),
+      std::vector<std::string> excluded_tenants = {}) {
+    absl::StatusOr<std::vector<LeasedDelivery>> leased =
+        from.Lease({.owner = "test",
+                    .limit = limit,
+                    .lease_duration = lease_duration,
+                    .excluded_tenants = std::move(excluded_tenants)},
+                   Deadline());
     EXPECT_THAT(leased, IsOk());
     return leased.ok() ? *std::move(leased) : std::vector<LeasedDelivery>{};
   }
@@ -773,9 +778,12 @@ TEST_F(PgDeliveryStoreTest, TwoWorkersOnTwoPoolsNeverExceedTheCap) {
 
   auto run = [&](DeliveryStore& worker, int round_robin_release) {
     for (int i = 0; i < 400; ++i) {
-      absl::StatusOr<std::vector<LeasedDelivery>> leased = worker.Lease(
-          {.owner = "w", .limit = 5, .lease_duration = absl::Seconds(60)},
-          Deadline());
+      absl::StatusOr<std::vector<LeasedDelivery>> leased =
+          worker.Lease({.owner = "w",
+                        .limit = 5,
+                        .lease_duration = absl::Seconds(60),
+                        .excluded_tenants = {}},
+                       Deadline());
       EXPECT_THAT(leased, IsOk());
       if (!leased.ok()) return;
       // One snapshot of both lanes: leased rows never above the cap, and
@@ -877,6 +885,33 @@ TEST_F(PgDeliveryStoreTest, LeaseServesLanesRoundRobinAndSkipsCappedLanes) {
   const std::vector<LeasedDelivery> freed = Lease(20);
   EXPECT_THAT(Ids(freed), ElementsAreArray({a[10]}));
   EXPECT_EQ(InFlight("sub_a"), 10);
+}
+
+// A worker whose slots are held by one tenant's deliveries leases past that
+// tenant's lanes, whatever their age, and they keep their turn for later.
+TEST_F(PgDeliveryStoreTest, LeasePassesOverExcludedTenantsLanes) {
+  CreateSubscription("sub_x1", 10, "tenant_x");
+  CreateSubscription("sub_x2", 10, "tenant_x");
+  CreateSubscription("sub_y", 10, "tenant_y");
+  EXPECT_EQ(LaneValue("sub_x1", "tenant_id"), "tenant_x");
+  EXPECT_EQ(LaneValue("sub_y", "tenant_id"), "tenant_y");
+  const std::vector<int64_t> x1 = AddDeliveries("sub_x1", 3, absl::Hours(1));
+  const std::vector<int64_t> x2 = AddDeliveries("sub_x2", 3, absl::Hours(1));
+  const std::vector<int64_t> y = AddDeliveries("sub_y", 3);
+
+  // Quotes, commas and braces travel in the array literal unharmed.
+  EXPECT_THAT(
+      Ids(Lease(*store_, 100, absl::Seconds(60), {"tenant_x", "a \"b\", {c}"})),
+      ElementsAreArray(y));
+  EXPECT_THAT(Lease(*store_, 100, absl::Seconds(60), {"tenant_x"}), IsEmpty());
+  EXPECT_EQ(InFlight("sub_x1"), 0);
+  EXPECT_EQ(InFlight("sub_x2"), 0);
+
+  // Not excluded any more: its lanes are served, all their rows.
+  std::vector<int64_t> x = x1;
+  x.insert(x.end(), x2.begin(), x2.end());
+  std::sort(x.begin(), x.end());
+  EXPECT_THAT(Sorted(Ids(Lease(100))), ElementsAreArray(x));
 }
 
 // ---------------------------------------------------------------------------
@@ -1600,9 +1635,12 @@ TEST_F(PgDeliveryStoreTest, EachStoreOnASharedPoolKeepsItsOwnLockTimeout) {
       NewPgDeliveryStore(pool->get(), {.lock_timeout = absl::Seconds(30)});
   auto impatient =
       NewPgDeliveryStore(pool->get(), {.lock_timeout = absl::Milliseconds(50)});
-  absl::StatusOr<std::vector<LeasedDelivery>> leased = patient->Lease(
-      {.owner = "w", .limit = 2, .lease_duration = absl::Seconds(60)},
-      Deadline());
+  absl::StatusOr<std::vector<LeasedDelivery>> leased =
+      patient->Lease({.owner = "w",
+                      .limit = 2,
+                      .lease_duration = absl::Seconds(60),
+                      .excluded_tenants = {}},
+                     Deadline());
   ASSERT_THAT(leased, IsOkAndHolds(SizeIs(2)));
 
   SideTransaction holder(db().url());
@@ -1737,11 +1775,12 @@ TEST_F(PgDeliveryStoreTest, OutcomeWritesGenericPlanReadsNoTableWhole) {
       "FROM generate_series(1, 5000) i");
   AddDeliveries("sub_1", 10000);
   AddDeliveries("sub_2", 10000);
-  ASSERT_THAT(
-      store().Lease(
-          {.owner = "w", .limit = 100, .lease_duration = absl::Seconds(60)},
-          Deadline()),
-      IsOkAndHolds(Not(IsEmpty())));
+  ASSERT_THAT(store().Lease({.owner = "w",
+                             .limit = 100,
+                             .lease_duration = absl::Seconds(60),
+                             .excluded_tenants = {}},
+                            Deadline()),
+              IsOkAndHolds(Not(IsEmpty())));
   Query("ANALYZE");
   Query("SET plan_cache_mode = force_generic_plan");
   Query(absl::StrCat("PREPARE complete_plan AS ",

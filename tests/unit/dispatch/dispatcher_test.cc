@@ -4,6 +4,7 @@
 
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -121,6 +122,131 @@ TEST(DispatcherTest, BacklogDoesNotDelayAnotherSubscription) {
   }
   EXPECT_TRUE(found);
   EXPECT_EQ(sim.MaxConcurrent("sub_big"), 16);
+}
+
+// A tenant whose four endpoints each take 30 s, with a backlog, and a second
+// tenant whose one delivery arrives a second later, on a worker of 8 slots:
+// with a bound of 4 per tenant the slow tenant never holds more than 4 and
+// the other's delivery goes out at once; with no bound it waits for a slot.
+struct TenantRun {
+  int max_slow_in_flight = 0;
+  absl::Duration fast_wait;
+};
+TenantRun RunSlowAndFastTenant(int max_in_flight_per_tenant) {
+  DispatcherOptions options = Options();
+  options.lease.max_in_flight = 8;
+  options.lease.lease_batch = 8;
+  options.max_in_flight_per_tenant = max_in_flight_per_tenant;
+  DispatchSimulation sim(options);
+  for (int i = 0; i < 4; ++i) {
+    const std::string sub = "sub_slow_" + std::to_string(i);
+    sim.AddSubscription(sub, 8, true, {}, "slow");
+    for (int j = 0; j < 50; ++j) sim.store().AddDelivery(sub);
+  }
+  sim.AddSubscription("sub_fast", 8, true, {}, "fast");
+  sim.SetResponder([](const SentRequest& r) {
+    return RespondWith(200, r.subscription_id == "sub_fast"
+                                ? absl::Milliseconds(10)
+                                : absl::Seconds(30));
+  });
+  TenantRun run;
+  auto sample = [&] {
+    run.max_slow_in_flight = std::max(
+        run.max_slow_in_flight, sim.dispatcher().tenant_in_flight("slow"));
+    EXPECT_LE(sim.dispatcher().in_flight(), 8);
+  };
+  EXPECT_FALSE(sim.RunUntilCondition(
+      [&] {
+        sample();
+        return false;
+      },
+      absl::Seconds(1)));
+  const int64_t fast = sim.store().AddDelivery("sub_fast");
+  const absl::Time added = sim.now();
+  sim.dispatcher().OnNotify();
+  EXPECT_TRUE(sim.RunUntilCondition(
+      [&] {
+        sample();
+        return sim.store().Delivery(fast).state ==
+               FakeDelivery::State::kDelivered;
+      },
+      absl::Minutes(5)));
+  for (const SentRequest& sent : sim.sent()) {
+    if (sent.delivery_id == fast) run.fast_wait = sent.at - added;
+  }
+  return run;
+}
+
+TEST(DispatcherTest, SlowTenantHoldsAtMostItsShareAndOthersGoOutAtOnce) {
+  const TenantRun bounded = RunSlowAndFastTenant(4);
+  EXPECT_EQ(bounded.max_slow_in_flight, 4);
+  EXPECT_LE(bounded.fast_wait, Options().lease.min_lease_gap);
+  // The same run without the bound: the slow tenant takes every slot and
+  // the other tenant's delivery waits for one of its 30 s answers.
+  const TenantRun unbounded = RunSlowAndFastTenant(0);
+  EXPECT_EQ(unbounded.max_slow_in_flight, 8);
+  EXPECT_GE(unbounded.fast_wait, absl::Seconds(20));
+}
+
+TEST(DispatcherTest, LeaseExcludesTenantsAtTheirBoundAndReleasesTheExcess) {
+  prometheus::Registry registry;
+  metrics::WorkerMetrics metrics(registry);
+  DispatcherOptions options = Options();
+  options.lease.lease_batch = 10;
+  options.max_in_flight_per_tenant = 3;
+  DispatchSimulation sim(options, &metrics);
+  sim.AddSubscription("sub_a", 10, true, {}, "tenant_a");
+  sim.AddSubscription("sub_b", 10, true, {}, "tenant_b");
+  for (int i = 0; i < 10; ++i) sim.store().AddDelivery("sub_a");
+  std::optional<store::LeaseRequest> request =
+      sim.dispatcher().PlanLease(sim.now());
+  ASSERT_TRUE(request.has_value());
+  EXPECT_TRUE(request->excluded_tenants.empty());
+  absl::StatusOr<std::vector<store::LeasedDelivery>> leased =
+      sim.store().Lease(*request, sim.now());
+  ASSERT_TRUE(leased.ok());
+  ASSERT_EQ(leased->size(), 10u);
+  // Three go out; the other seven go back untried.
+  const std::vector<delivery::HttpRequest> requests =
+      sim.dispatcher().OnLeased(sim.now(), *request, leased);
+  EXPECT_EQ(requests.size(), 3u);
+  EXPECT_EQ(sim.dispatcher().tenant_in_flight("tenant_a"), 3);
+  EXPECT_EQ(sim.dispatcher().pending_writes(), 7u);
+  EXPECT_EQ(Metric(registry, "webhooks_tenant_share_releases_total"), 7);
+  std::optional<WriteBatch> batch = sim.dispatcher().NextWrite(sim.now());
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->kind, WriteBatch::Kind::kReleases);
+  absl::StatusOr<int> released =
+      sim.store().Release(batch->releases, sim.now());
+  ASSERT_TRUE(released.ok());
+  sim.dispatcher().OnWriteResult(sim.now(), *batch, absl::OkStatus(), {});
+  EXPECT_EQ(sim.store().InFlight("sub_a"), 3);
+  int untried = 0;
+  for (int64_t id : sim.store().DeliveryIds()) {
+    const FakeDelivery d = sim.store().Delivery(id);
+    if (d.releases == 1 && !d.leased && d.attempts == 0) ++untried;
+  }
+  EXPECT_EQ(untried, 7);
+
+  // tenant_a is at its bound: the next lease passes over it, and serves
+  // tenant_b.
+  sim.store().AddDelivery("sub_b");
+  sim.dispatcher().OnNotify();
+  request = sim.dispatcher().PlanLease(sim.now() + absl::Seconds(1));
+  ASSERT_TRUE(request.has_value());
+  EXPECT_THAT(request->excluded_tenants, ::testing::ElementsAre("tenant_a"));
+  leased = sim.store().Lease(*request, sim.now());
+  ASSERT_TRUE(leased.ok());
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].tenant_id, "tenant_b");
+  EXPECT_EQ(sim.dispatcher().OnLeased(sim.now(), *request, leased).size(), 1u);
+
+  // One of tenant_a's answers frees a slot: it is no longer excluded.
+  AnswerOk(sim, requests[0]);
+  EXPECT_EQ(sim.dispatcher().tenant_in_flight("tenant_a"), 2);
+  request = sim.dispatcher().PlanLease(sim.now() + absl::Seconds(2));
+  ASSERT_TRUE(request.has_value());
+  EXPECT_TRUE(request->excluded_tenants.empty());
 }
 
 TEST(DispatcherTest, RetriesAtExactlyTheBackoffTimes) {

@@ -18,7 +18,7 @@ const absl::Time kCreated = kNow - absl::Seconds(30);
 const absl::Time kStarted = kNow - absl::Milliseconds(250);
 
 InFlightDelivery Delivery(int attempt) {
-  return InFlightDelivery{42, 7, attempt, "sub_1", kCreated, {}};
+  return InFlightDelivery{42, 7, attempt, "sub_1", "tenant_1", kCreated, {}};
 }
 
 delivery::HttpResult Result(ErrorClass error_class, int status,

@@ -1,5 +1,7 @@
 // The worker's settings that would spin or deliver nothing are refused at
 // start-up, naming the flag.
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/dispatch/worker.h"
@@ -15,6 +17,19 @@ constexpr absl::Duration kRequestTimeout = absl::Seconds(30);
 
 TEST(ValidateWorkerOptionsTest, DefaultsAreValid) {
   EXPECT_THAT(ValidateWorkerOptions(WorkerOptions{}, kRequestTimeout), IsOk());
+}
+
+TEST(TenantSlotsTest, ShareOfConcurrencyRoundedDownAtLeastOne) {
+  WorkerOptions options;
+  options.dispatch.lease.max_in_flight = 256;
+  options.max_tenant_share = 0.5;
+  EXPECT_EQ(TenantSlots(options), 128);
+  options.max_tenant_share = 0.3;
+  EXPECT_EQ(TenantSlots(options), 76);
+  options.max_tenant_share = 0.001;
+  EXPECT_EQ(TenantSlots(options), 1);
+  options.max_tenant_share = 1.0;
+  EXPECT_EQ(TenantSlots(options), 0);  // no bound
 }
 
 struct BadCase {
@@ -63,6 +78,17 @@ INSTANTIATE_TEST_SUITE_P(
             "ZeroStatsInterval",
             [](WorkerOptions& o) { o.stats_interval = absl::ZeroDuration(); },
             "--stats_interval"},
+        BadCase{"ZeroTenantShare",
+                [](WorkerOptions& o) { o.max_tenant_share = 0; },
+                "--max_tenant_share"},
+        BadCase{"TenantShareAboveOne",
+                [](WorkerOptions& o) { o.max_tenant_share = 1.5; },
+                "--max_tenant_share"},
+        BadCase{"TenantShareNaN",
+                [](WorkerOptions& o) {
+                  o.max_tenant_share = std::numeric_limits<double>::quiet_NaN();
+                },
+                "--max_tenant_share"},
         BadCase{"RetryPolicy",
                 [](WorkerOptions& o) { o.dispatch.retry.max_attempts = 0; },
                 "max_attempts"}),
