@@ -186,8 +186,8 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
           // The lock order: the lane before the delivery.
           pqxx::result lane = tx.exec_params(
               "SELECT l.subscription_id FROM deliveries d JOIN delivery_lanes "
-              "l ON l.subscription_id = d.subscription_id WHERE d.id = $1 AND "
-              "d.tenant_id = $2 FOR NO KEY UPDATE OF l",
+              "l ON l.subscription_id = d.subscription_id AND NOT l.deleted "
+              "WHERE d.id = $1 AND d.tenant_id = $2 FOR NO KEY UPDATE OF l",
               id, std::string(tenant_id));
           if (lane.empty()) return DeliveryNotFound(id);
           const std::string subscription = lane[0][0].as<std::string>();
@@ -401,8 +401,9 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
     pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT ", kDeliveryColumns,
                      " FROM deliveries d JOIN delivery_lanes l ON "
-                     "l.subscription_id = d.subscription_id JOIN events e ON "
-                     "e.id = d.event_id WHERE d.id = $1 AND d.tenant_id = $2"),
+                     "l.subscription_id = d.subscription_id AND NOT l.deleted "
+                     "JOIN events e ON e.id = d.event_id WHERE d.id = $1 AND "
+                     "d.tenant_id = $2"),
         id, std::string(tenant_id));
     if (r.empty()) return DeliveryNotFound(id);
     return ReadDelivery(r[0]);

@@ -16,13 +16,14 @@ namespace {
 // workers are woken after the commit, by the DeliveryWaker.
 //
 // FOR KEY SHARE OF l: the deliveries' foreign key is on the subscription's
-// lane, which a DeleteSubscription deletes with it. A lane whose delete
-// commits while the publish runs is skipped (the lock waits for the delete,
-// then finds the row gone) instead of failing the whole publish on that
-// foreign key; a lane that stays cannot be deleted until the publish
-// commits. It is the lock the foreign-key check takes on the same rows
-// anyway, so it costs nothing new, and it conflicts only with deletes (the
-// lease's FOR NO KEY UPDATE of lanes does not wait for it).
+// lane, which a DeleteSubscription marks deleted (under FOR UPDATE), and the
+// purge later deletes. A lane whose delete commits while the publish runs is
+// skipped (the lock waits for the delete, then re-checks the new row: it is
+// deleted) instead of fanning out to it or failing the whole publish; a lane
+// that stays cannot be deleted until the publish commits. It is the lock the
+// foreign-key check takes on the same rows anyway, so it costs nothing new, and
+// it conflicts only with deletes (the lease's FOR NO KEY UPDATE of lanes does
+// not wait for it).
 constexpr char kPublishSql[] = R"sql(
 WITH ev AS (
   INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
@@ -34,7 +35,7 @@ d AS (
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
-  JOIN delivery_lanes l ON l.subscription_id = s.id
+  JOIN delivery_lanes l ON l.subscription_id = s.id AND NOT l.deleted
   FOR KEY SHARE OF l
   RETURNING 1)
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM d)
@@ -57,7 +58,7 @@ d AS (
   SELECT ev.tenant_id, ev.id, s.id
   FROM ev JOIN subscriptions s
     ON s.tenant_id = ev.tenant_id AND ev.type = ANY (s.event_types)
-  JOIN delivery_lanes l ON l.subscription_id = s.id
+  JOIN delivery_lanes l ON l.subscription_id = s.id AND NOT l.deleted
   FOR KEY SHARE OF l
   RETURNING event_id)
 SELECT ev.id, coalesce(c.deliveries, 0)

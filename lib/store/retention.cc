@@ -58,6 +58,20 @@ SELECT (SELECT count(*) FROM scanned), (SELECT count(*) FROM gone),
        (SELECT max(id) FROM scanned)
 )sql";
 
+// A deleted subscription's lane, from $1 on. Its deliveries go whatever
+// their age or state (in batches of $2, each with its attempts); the lane
+// last, once empty: the cascade of its foreign key then has nothing left to
+// do but a delivery a publish added meanwhile.
+constexpr char kDeletedLanesSql[] =
+    "SELECT subscription_id FROM delivery_lanes WHERE deleted AND "
+    "subscription_id > $1 ORDER BY subscription_id LIMIT $2";
+constexpr char kPurgeDeliveriesSql[] = R"sql(
+DELETE FROM deliveries WHERE id IN (
+  SELECT id FROM deliveries WHERE subscription_id = $1 ORDER BY created_at LIMIT $2)
+)sql";
+constexpr char kPurgeLaneSql[] =
+    "DELETE FROM delivery_lanes WHERE subscription_id = $1 AND deleted";
+
 }  // namespace
 
 absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
@@ -83,6 +97,39 @@ absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
                                           return body(tx);
                                         });
   };
+
+  std::string after_lane;
+  while (true) {
+    absl::StatusOr<pqxx::result> lanes =
+        run("retention: deleted subscriptions", [&](pqxx::nontransaction& tx) {
+          return tx.exec_params(kDeletedLanesSql, after_lane, policy.batch);
+        });
+    if (!lanes.ok()) return lanes.status();
+    if (lanes->empty()) break;
+    for (const pqxx::row& row : *lanes) {
+      const std::string sub = row[0].as<std::string>();
+      after_lane = sub;
+      while (true) {
+        if (absl::Status s = out_of_time(); !s.ok()) return s;
+        absl::StatusOr<pqxx::result> r =
+            run("retention: deleted subscription's deliveries",
+                [&](pqxx::nontransaction& tx) {
+                  return tx.exec_params(kPurgeDeliveriesSql, sub, policy.batch);
+                });
+        if (!r.ok()) return r.status();
+        const int64_t n = r->affected_rows();
+        report.deliveries += n;
+        if (n < policy.batch) break;
+      }
+      absl::StatusOr<pqxx::result> r =
+          run("retention: deleted subscription's lane",
+              [&](pqxx::nontransaction& tx) {
+                return tx.exec_params(kPurgeLaneSql, sub);
+              });
+      if (!r.ok()) return r.status();
+      report.subscriptions += r->affected_rows();
+    }
+  }
 
   std::string after_subscription;
   while (true) {

@@ -1,5 +1,7 @@
 // Retention: deleting what is old enough, in small batches that never hold
-// up delivery. Delivered (and discarded) deliveries go after one period,
+// up delivery. First what deleted subscriptions left behind (their lanes and
+// every delivery, whatever its age or state; DeleteSubscription only marks
+// the lane). Delivered (and discarded) deliveries go after one period,
 // failed ones after a longer one, each with its attempts; then events older
 // than the first period that no delivery refers to any more (their
 // idempotency keys with them: publishing that key again makes a new event).
@@ -27,6 +29,8 @@ struct RetentionPolicy {
 
 struct RetentionReport {
   int64_t deliveries = 0;  // with their attempts
+  // Deleted subscriptions purged: every delivery, then the lane.
+  int64_t subscriptions = 0;
   int64_t events = 0;
   int64_t statements = 0;
 };

@@ -92,7 +92,10 @@ class SubscriptionStore {
   // version is no longer change.expected_version.
   virtual absl::StatusOr<SubscriptionRecord> RotateSigningSecret(
       const SigningSecretChange& change, absl::Time deadline) = 0;
-  // Deletes the subscription and, by cascade, its deliveries.
+  // Deletes the subscription: two rows, whatever its backlog. Its deliveries
+  // are from then on neither leased, read nor retried, and are purged in
+  // batches by retention (PurgeDeletedSubscriptions, `webhooks-api
+  // cleanup`).
   virtual absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
                               absl::Time deadline) = 0;
 };

@@ -182,9 +182,10 @@ int RunCleanup() {
       **pool, policy, start, start + absl::GetFlag(FLAGS_cleanup_timeout));
   if (!report.ok()) return Fail("cleanup", report.status());
   common::LogInfo("cleanup: deleted ", report->deliveries,
-                  " deliveries (with their attempts) and ", report->events,
-                  " events in ", report->statements, " statements, ",
-                  absl::FormatDuration(absl::Now() - start));
+                  " deliveries (with their attempts), ", report->events,
+                  " events and what ", report->subscriptions,
+                  " deleted subscriptions left in ", report->statements,
+                  " statements, ", absl::FormatDuration(absl::Now() - start));
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/common/ids.h"
+#include "lib/store/delivery_store.h"
 #include "lib/store/pg_stores.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_database.h"
@@ -33,7 +34,8 @@ class RetentionTest : public ::testing::Test {
     auto pool = PgPool::Create({.database_url = db_->url()});
     ASSERT_THAT(pool, IsOk());
     pool_ = *std::move(pool);
-    auto subscriptions = NewPgSubscriptionStore(pool_.get());
+    subscriptions_ = NewPgSubscriptionStore(pool_.get());
+    auto& subscriptions = subscriptions_;
     for (const std::string id : {"sub_a", "sub_b"}) {
       SubscriptionRecord r;
       r.id = id;
@@ -95,6 +97,7 @@ class RetentionTest : public ::testing::Test {
   absl::BitGen rng_;
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<SubscriptionStore> subscriptions_;
 };
 
 TEST_F(RetentionTest, DeletesExactlyWhatIsOldEnoughWithItsAttempts) {
@@ -176,10 +179,11 @@ TEST_F(RetentionTest, GoesOnPastOneBatchWithKeptRowsAmongTheDeleted) {
   // (all zeros first), so they sort below the cut: each went once its
   // deliveries had.
   EXPECT_EQ(report->events, delivered);
-  // Statements, each its own short transaction: the subscription list (2:
-  // a page, then the empty end), sub_a's 2,600 rows read once in 3 batches
-  // plus 1 for its failures, sub_b's 1 + 1, the events in 3.
-  EXPECT_EQ(report->statements, 2 + 3 + 1 + 2 + 3);
+  // Statements, each its own short transaction: the deleted subscriptions'
+  // list (1: empty), the subscription list (2: a page, then the empty end),
+  // sub_a's 2,600 rows read once in 3 batches plus 1 for its failures,
+  // sub_b's 1 + 1, the events in 3.
+  EXPECT_EQ(report->statements, 1 + 2 + 3 + 1 + 2 + 3);
 }
 
 // A retry by hand that commits while retention is deleting the row: the row
@@ -217,6 +221,97 @@ TEST_F(RetentionTest, ARowRetriedWhileBeingDeletedIsKept) {
   EXPECT_TRUE(Exists("deliveries", d));
   EXPECT_EQ(Attempts(d), 1);
   EXPECT_TRUE(Exists("events", event));
+}
+
+// DeleteSubscription touches two rows whatever the backlog (it used to
+// delete every delivery and attempt in one statement, past the statement
+// timeout for a busy subscription); from then on the deliveries are neither
+// read, retried, leased nor published to, and cleanup purges them in
+// batches, then the lane.
+TEST_F(RetentionTest, ADeletedSubscriptionIsPurgedInBatchesAfterwards) {
+  constexpr int kBacklog = 2500;
+  db_->Query(absl::StrCat(
+      "WITH ev AS (INSERT INTO events (id, tenant_id, type, idempotency_key, "
+      "body, occurred_at) SELECT 'evt_del_' || g, 't', 'inbound_engagement', "
+      "'del_' || g, '{}', now() FROM generate_series(1, ",
+      kBacklog,
+      ") g RETURNING id), d AS (INSERT INTO deliveries (tenant_id, event_id, "
+      "subscription_id, state) SELECT 't', id, 'sub_a', CASE WHEN id LIKE "
+      "'%0' THEN 'delivered' ELSE 'pending' END FROM ev RETURNING id) INSERT "
+      "INTO delivery_attempts (delivery_id, attempt, started_at, duration_us, "
+      "error_class) SELECT id, 1, now(), 1, 'success' FROM d RETURNING 1"));
+  const std::string kept_event = Event(kDay);
+  const std::string kept = Delivery(kept_event, "sub_b", "pending");
+  const std::string doomed = db_->QueryValue(
+      "SELECT min(id) FROM deliveries WHERE subscription_id = 'sub_a'");
+
+  ASSERT_THAT(subscriptions_->Delete("t", "sub_a", absl::InfiniteFuture()),
+              IsOk());
+  // Nothing of the backlog was touched...
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deliveries WHERE "
+                       "subscription_id = 'sub_a'"),
+            kBacklog);
+  EXPECT_EQ(db_->QueryValue("SELECT deleted::text || enabled::text FROM "
+                            "delivery_lanes WHERE subscription_id = 'sub_a'"),
+            "truefalse");
+  // ... and none of it is visible or leasable any more.
+  auto log = NewPgDeliveryLogStore(pool_.get());
+  EXPECT_EQ(
+      log->Get("t", std::stoll(doomed), absl::InfiniteFuture()).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(log->Retry("t", std::stoll(doomed), absl::InfiniteFuture())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(log->Get("t", std::stoll(kept), absl::InfiniteFuture()), IsOk());
+  auto deliveries = NewPgDeliveryStore(pool_.get());
+  absl::StatusOr<std::vector<LeasedDelivery>> leased =
+      deliveries->Lease({.owner = "w",
+                         .limit = 100,
+                         .lease_duration = absl::Seconds(60),
+                         .excluded_tenants = {}},
+                        absl::InfiniteFuture());
+  ASSERT_THAT(leased, IsOk());
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ(std::to_string((*leased)[0].id), kept);
+  absl::StatusOr<PublishResult> published =
+      NewPgEventStore(pool_.get())
+          ->Publish("t",
+                    {.id = "evt_after",
+                     .type = "inbound_engagement",
+                     .idempotency_key = "after",
+                     .body = "{}",
+                     .occurred_at = now_},
+                    absl::InfiniteFuture());
+  ASSERT_THAT(published, IsOk());
+  EXPECT_EQ(published->deliveries_created, 1);  // sub_b's only
+
+  RetentionPolicy policy;
+  policy.batch = 1000;
+  absl::StatusOr<RetentionReport> report = Run(policy);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->deliveries, kBacklog);
+  EXPECT_EQ(report->subscriptions, 1);
+  EXPECT_GE(report->statements, kBacklog / policy.batch + 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deliveries WHERE "
+                       "subscription_id = 'sub_a'"),
+            0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM delivery_lanes WHERE "
+                       "subscription_id = 'sub_a'"),
+            0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM delivery_attempts a WHERE NOT "
+                       "EXISTS (SELECT 1 FROM deliveries d WHERE d.id = "
+                       "a.delivery_id)"),
+            0);
+  EXPECT_TRUE(Exists("deliveries", kept));
+  EXPECT_EQ(Attempts(kept), 1);
+  // Their events are young: they stay until their own retention.
+  EXPECT_TRUE(Exists("events", "evt_del_1"));
+
+  report = Run(policy);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->subscriptions, 0);
+  EXPECT_EQ(report->deliveries, 0);
 }
 
 }  // namespace
