@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,13 +60,24 @@ class HttplibEndpoint final : public HttpEndpoint {
                       : (server_.bind_to_port(host, port) ? port : -1);
     if (port_ <= 0)
       return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      server_.listen_after_bind();
+      listen_returned_ = true;
+    });
+    // httplib 0.11's stop() does nothing until the listen loop has begun
+    // (is_running()): a stop that came earlier was lost, and the destructor
+    // then waited for ever for a loop nothing would end. The loop begins
+    // within microseconds of the thread's start.
+    while (!server_.is_running() && !listen_returned_) {
+      std::this_thread::yield();
+    }
     return absl::OkStatus();
   }
 
  private:
   httplib::Server server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
   int port_ = 0;
 };
 
