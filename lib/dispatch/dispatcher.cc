@@ -110,7 +110,10 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
       batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
       continue;
     }
-    if (options_.max_in_flight_per_tenant > 0 &&
+    // A lease of ours that expired while its request is still out, taken
+    // over again: it holds its slot already, and must not count twice.
+    const bool again = in_flight_.contains(d.id);
+    if (!again && options_.max_in_flight_per_tenant > 0 &&
         tenant_in_flight(d.tenant_id) >= options_.max_in_flight_per_tenant) {
       batcher_.AddRelease({d.id, d.lease_token, d.subscription_id});
       if (metrics_ != nullptr) metrics_->tenant_share_releases.Increment();
@@ -134,7 +137,7 @@ std::vector<delivery::HttpRequest> Dispatcher::Launch(
                  d.event_created_at);
       continue;
     }
-    ++tenant_in_flight_[d.tenant_id];
+    if (!again) ++tenant_in_flight_[d.tenant_id];
     in_flight_[d.id] = std::move(in_flight);
     requests.push_back(*std::move(built));
   }

@@ -249,6 +249,30 @@ TEST(DispatcherTest, LeaseExcludesTenantsAtTheirBoundAndReleasesTheExcess) {
   EXPECT_TRUE(request->excluded_tenants.empty());
 }
 
+// A request outlives its lease, and the lease is taken over again by the
+// same worker: the delivery is still one request of its tenant. (Counting it
+// twice leaked a slot each time, until the tenant looked at its bound with
+// nothing in flight and was never leased again.)
+TEST(DispatcherTest, ALeaseTakenOverWhileItsRequestIsOutCountsOnce) {
+  DispatcherOptions options = Options();
+  options.lease_duration = absl::Seconds(1);
+  options.max_in_flight_per_tenant = 3;  // below it: the lease takes them
+  DispatchSimulation sim(options);
+  sim.AddSubscription("sub_1", 4);
+  sim.store().AddDelivery("sub_1");
+  sim.store().AddDelivery("sub_1");
+  ASSERT_EQ(LeaseNow(sim).size(), 2u);
+  EXPECT_EQ(sim.dispatcher().tenant_in_flight("tenant"), 2);
+  sim.clock().AdvanceTime(absl::Seconds(2));  // both leases expire
+  sim.dispatcher().OnNotify();
+  const std::vector<delivery::HttpRequest> again = LeaseNow(sim);
+  ASSERT_EQ(again.size(), 2u);  // taken over, not released
+  EXPECT_EQ(sim.dispatcher().in_flight(), 2);
+  EXPECT_EQ(sim.dispatcher().tenant_in_flight("tenant"), 2);
+  for (const delivery::HttpRequest& r : again) AnswerOk(sim, r);
+  EXPECT_EQ(sim.dispatcher().tenant_in_flight("tenant"), 0);
+}
+
 TEST(DispatcherTest, RetriesAtExactlyTheBackoffTimes) {
   DispatcherOptions options = Options();
   DispatchSimulation sim(options);
