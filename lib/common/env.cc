@@ -2,9 +2,9 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -27,8 +27,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
       return absl::NotFoundError(absl::StrCat("no such file: ", path));
     if (err == EACCES)
       return absl::PermissionDeniedError(absl::StrCat("cannot read: ", path));
-    return absl::InternalError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(err)));
+    return absl::InternalError(absl::StrCat(
+        "cannot open ", path, ": ", std::generic_category().message(err)));
   }
   std::ostringstream out;
   out << in.rdbuf();

@@ -25,9 +25,13 @@
 #define WEBHOOKS_ASSIGN_OR_RETURN(lhs, rexpr)                               \
   WEBHOOKS_ASSIGN_OR_RETURN_IMPL_(WEBHOOKS_CONCAT_(webhooks_so_, __LINE__), \
                                   lhs, rexpr)
+// `tmp` is an identifier and `lhs` may be a declaration: neither can take
+// parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define WEBHOOKS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                    \
   if (!tmp.ok()) return std::move(tmp).status();         \
   lhs = *std::move(tmp)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // WEBHOOKS_LIB_COMMON_STATUS_MACROS_H_

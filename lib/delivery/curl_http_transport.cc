@@ -264,6 +264,7 @@ class CurlHttpTransport final : public HttpTransport {
     }
     // Only reachable by breaking the contract (Submit after Shutdown
     // returned): there is no loop thread left to run the callback on.
+    // NOLINTNEXTLINE(bugprone-use-after-move): moved only if queued, see above
     Finish(done, AbortedResult(request.id, absl::Now(), absl::ZeroDuration()));
   }
 

@@ -53,7 +53,7 @@ absl::StatusOr<delivery::HttpRequest> BuildRequest(
   request.body =
       d.body != nullptr ? d.body : std::make_shared<const std::string>();
   request.headers.reserve(6 + custom->size());
-  request.headers.push_back("Content-Type: application/json");
+  request.headers.emplace_back("Content-Type: application/json");
   request.headers.push_back(absl::StrCat("webhook-id: ", d.event_id));
   request.headers.push_back(absl::StrCat("webhook-timestamp: ", timestamp));
   request.headers.push_back(absl::StrCat("webhook-signature: ", *signature));

@@ -205,9 +205,9 @@ void Worker::LeaseLoop() {
 
 void Worker::Submit(std::vector<delivery::HttpRequest> requests) {
   for (delivery::HttpRequest& r : requests) {
-    deps_.transport->Submit(std::move(r), [this](delivery::HttpResult result) {
-      OnResult(result);
-    });
+    deps_.transport->Submit(
+        std::move(r),
+        [this](const delivery::HttpResult& result) { OnResult(result); });
   }
 }
 

@@ -25,7 +25,7 @@ bool IsTransient(const absl::Status& status) {
 
 WriteBatcher::WriteBatcher(WriteBatcherOptions options,
                            domain::RetryPolicy retry, uint64_t seed)
-    : options_(options), retry_(std::move(retry)), rng_(seed) {}
+    : options_(options), retry_(retry), rng_(seed) {}
 
 void WriteBatcher::Add(store::DeliveryOutcome outcome) {
   outcomes_.push_back(Entry{std::move(outcome), 0, false});

@@ -24,7 +24,7 @@ inline constexpr std::size_t kMaxCustomHeaders = 20;
 inline constexpr std::size_t kMaxHeaderNameBytes = 256;
 inline constexpr std::size_t kMaxHeaderValueBytes = 8192;
 inline constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
-inline constexpr std::size_t kMaxBodyBytes = 256 * 1024;
+inline constexpr std::size_t kMaxBodyBytes = std::size_t{256} * 1024;
 
 // "tenant_id": 1-128 bytes of [A-Za-z0-9._:-].
 absl::Status ValidateTenantId(absl::string_view tenant_id);

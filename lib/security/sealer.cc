@@ -313,7 +313,8 @@ absl::StatusOr<std::string> Sealer::Open(
   }
   // Until the tag verifies, `plaintext` is unauthenticated: wipe, don't return.
   if (EVP_DecryptFinal_ex(ctx.get(), Bytes(plaintext) + written, &len) != 1 ||
-      static_cast<std::size_t>(written + len) != ciphertext_size) {
+      static_cast<std::size_t>(written) + static_cast<std::size_t>(len) !=
+          ciphertext_size) {
     Cleanse(plaintext);
     return absl::DataLossError(
         "sealed value failed authentication (tampered, wrong key or other "

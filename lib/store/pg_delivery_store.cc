@@ -510,7 +510,7 @@ class PgDeliveryStore final : public DeliveryStore {
     for (const DeliveryOutcome& o : outcomes) {
       ids.push_back(o.delivery_id);
       tokens.push_back(o.lease_token);
-      states.push_back(StateName(o.state));
+      states.emplace_back(StateName(o.state));
       next_at.push_back(ToTimestampText(
           o.state == DeliveryOutcome::State::kRetry ? o.next_attempt_at
                                                     : o.started_at));

@@ -27,7 +27,7 @@ absl::Status TranslateCurrentException(absl::string_view operation) {
     return absl::AbortedError(
         absl::StrCat(operation, ": transaction conflict, retry"));
   } catch (const pqxx::sql_error& e) {
-    const std::string state = e.sqlstate();
+    const std::string& state = e.sqlstate();
     if (state == "57014") {  // query_canceled: statement_timeout
       return absl::DeadlineExceededError(
           absl::StrCat(operation, ": database statement timed out"));

@@ -117,7 +117,7 @@ absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
                   return tx.exec_params(kPurgeDeliveriesSql, sub, policy.batch);
                 });
         if (!r.ok()) return r.status();
-        const int64_t n = r->affected_rows();
+        const auto n = static_cast<int64_t>(r->affected_rows());
         report.deliveries += n;
         if (n < policy.batch) break;
       }
@@ -127,7 +127,7 @@ absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
                 return tx.exec_params(kPurgeLaneSql, sub);
               });
       if (!r.ok()) return r.status();
-      report.subscriptions += r->affected_rows();
+      report.subscriptions += static_cast<int64_t>(r->affected_rows());
     }
   }
 
@@ -168,7 +168,7 @@ absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
                                     policy.batch);
             });
         if (!r.ok()) return r.status();
-        const int64_t n = r->affected_rows();
+        const auto n = static_cast<int64_t>(r->affected_rows());
         report.deliveries += n;
         if (n < policy.batch) break;
       }

@@ -183,6 +183,7 @@ void Format(const pb::Message& m, const std::string& indent, bool top,
       // The API's lists of plain values are all strings.
       if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) continue;
       std::vector<std::string> values;
+      values.reserve(static_cast<size_t>(n));
       for (int k = 0; k < n; ++k)
         values.push_back(r->GetRepeatedString(m, f, k));
       absl::StrAppend(out, indent, f->name(), ": ", absl::StrJoin(values, ", "),

@@ -450,22 +450,22 @@ const std::vector<Subcommand>& Subcommands() {
          Set(*s.mutable_fields(), "id", args[0]);
          if (!absl::GetFlag(FLAGS_name).empty()) {
            Set(*s.mutable_fields(), "name", absl::GetFlag(FLAGS_name));
-           mask.push_back("name");
+           mask.emplace_back("name");
          }
          if (!absl::GetFlag(FLAGS_url).empty()) {
            Set(*s.mutable_fields(), "target_url", absl::GetFlag(FLAGS_url));
-           mask.push_back("target_url");
+           mask.emplace_back("target_url");
          }
          if (!absl::GetFlag(FLAGS_types).empty()) {
            SetTypes(s);
-           mask.push_back("event_types");
+           mask.emplace_back("event_types");
          }
          if (!absl::GetFlag(FLAGS_headers_file).empty()) {
            absl::StatusOr<google::protobuf::Struct> h =
                HeadersFrom(absl::GetFlag(FLAGS_headers_file));
            if (!h.ok()) return h.status();
            *(*s.mutable_fields())["custom_headers"].mutable_struct_value() = *h;
-           mask.push_back("custom_headers");
+           mask.emplace_back("custom_headers");
          }
          const std::string enabled = absl::GetFlag(FLAGS_enabled);
          if (!enabled.empty()) {
@@ -474,12 +474,12 @@ const std::vector<Subcommand>& Subcommands() {
                  "--enabled: must be true or false");
            }
            (*s.mutable_fields())["enabled"].set_bool_value(enabled == "true");
-           mask.push_back("enabled");
+           mask.emplace_back("enabled");
          }
          if (absl::GetFlag(FLAGS_max_in_flight) >= 0) {
            (*s.mutable_fields())["max_in_flight"].set_number_value(
                absl::GetFlag(FLAGS_max_in_flight));
-           mask.push_back("max_in_flight");
+           mask.emplace_back("max_in_flight");
          }
          if (mask.empty()) {
            return absl::InvalidArgumentError(
@@ -786,7 +786,7 @@ int main(int argc, char** argv) {
     if (a != "--help" && a != "-h" && a != "-help") continue;
     std::vector<std::string> words;
     for (int k = 1; k < argc && words.size() < 2; ++k) {
-      if (argv[k][0] != '-') words.push_back(argv[k]);
+      if (argv[k][0] != '-') words.emplace_back(argv[k]);
     }
     if (!words.empty() && IsNoun(words[0])) {
       const std::string help =

@@ -234,11 +234,13 @@ namespace {
 // is handed back to the kernel and taken again many times a second (perf:
 // sysmalloc, page faults and madvise were a tenth of the worker's CPU). Keep
 // freed memory for reuse instead; peak use, and so RSS, is unchanged.
+// NOLINTBEGIN(concurrency-mt-unsafe): called first in main, before any thread
 void TuneMalloc() {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_TOP_PAD, 16 << 20);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 }  // namespace
 
