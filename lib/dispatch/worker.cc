@@ -324,8 +324,21 @@ void Worker::StatsLoop() {
       deps_.metrics->db_errors.Increment();
       common::LogWarning("queue statistics: ", stats.status().ToString());
     }
+    absl::StatusOr<int> reclaimed = deps_.stats_store->ReclaimExpired(
+        deps_.clock->Now() + options_.db_timeout);
+    if (reclaimed.ok()) {
+      deps_.metrics->lanes_reclaimed.Increment(*reclaimed);
+    } else {
+      deps_.metrics->db_errors.Increment();
+      common::LogWarning("reclaiming expired leases: ",
+                         reclaimed.status().ToString());
+    }
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.stats_interval);
+    // Often enough that a dead worker's slots come back within about a lease
+    // and a half.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                         std::min(options_.stats_interval,
+                                  options_.dispatch.lease_duration / 2));
   }
 }
 

@@ -125,6 +125,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                     "tenant held its share of the worker's slots")
               .Register(registry)
               .Add({})),
+      lanes_reclaimed(
+          BuildCounter()
+              .Name("webhooks_lanes_reclaimed_total")
+              .Help("Capped subscriptions whose expired leases were made "
+                    "leasable for a takeover")
+              .Register(registry)
+              .Add({})),
       attempts_family_(BuildCounter()
                            .Name("webhooks_attempts_total")
                            .Help("Delivery attempts by error class")

@@ -70,6 +70,10 @@ class WorkerMetrics {
   // request slots (--max_tenant_share); also counted in releases once
   // written.
   prometheus::Counter& tenant_share_releases;
+  // webhooks_lanes_reclaimed_total: subscriptions at their cap found holding
+  // a lease that expired (a worker died) and made leasable for a takeover
+  // (DeliveryStore::ReclaimExpired).
+  prometheus::Counter& lanes_reclaimed;
 
  private:
   prometheus::Family<prometheus::Counter>& attempts_family_;

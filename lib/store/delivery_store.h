@@ -158,6 +158,7 @@ struct QueueStats {
   int64_t in_flight = 0;
 };
 inline constexpr int64_t kExactDueLimit = 100000;
+inline constexpr int kReclaimLimit = 1000;
 
 // Thread-safe. Errors: RESOURCE_EXHAUSTED / UNAVAILABLE as for the other
 // stores (UNAVAILABLE means the connection failed: the call may or may not
@@ -208,6 +209,18 @@ class DeliveryStore {
   // like Complete. Returns how many applied.
   virtual absl::StatusOr<int> Release(const std::vector<LeaseRelease>& releases,
                                       absl::Time deadline) = 0;
+
+  // Makes the lanes at their cap that hold an expired lease leasable for a
+  // takeover (as if all their leases had expired), at most kReclaimLimit
+  // per call; returns how many. A lease takes over a capped lane's expired
+  // leases only once every lease of the lane has expired, and a live worker
+  // cycling slots of the lane through hand-offs keeps renewing its own: the
+  // slots a dead worker held there stayed dead for as long as the backlog
+  // lasted. One index probe per capped lane; called periodically.
+  virtual absl::StatusOr<int> ReclaimExpired(absl::Time deadline) {
+    (void)deadline;
+    return 0;
+  }
 
   // Cheap queue statistics (bounded reads; see QueueStats).
   virtual absl::StatusOr<QueueStats> Stats(absl::Time deadline) = 0;

@@ -129,6 +129,25 @@ SELECT NULL, CASE WHEN ran_out THEN 1 WHEN capped THEN 2 ELSE 0 END, NULL, NULL,
 FROM served
 )sql";
 
+// ReclaimExpired: capped lanes (delivery_lanes_capped) whose leases have not
+// all expired, probed for one that has (deliveries_lane_leased: the lane's
+// earliest lease expiry comes first), get lease_expires_at = now(): the next
+// lease's stuck_lanes takes them, and its `expired` step takes the expired
+// leases over in place. That lease sets lease_expires_at back above every
+// live lease of the lane (greatest(..., now() + lease)).
+constexpr char kReclaimSql[] = R"sql(
+UPDATE delivery_lanes l SET lease_expires_at = now()
+FROM (SELECT c.subscription_id FROM delivery_lanes c
+      WHERE c.enabled AND c.in_flight >= c.max_in_flight AND c.lease_expires_at > now()
+        AND EXISTS (SELECT 1 FROM deliveries d
+                    WHERE d.subscription_id = c.subscription_id
+                      AND d.leased_until IS NOT NULL AND d.leased_until <= now())
+      ORDER BY c.lease_expires_at
+      LIMIT $1
+      FOR NO KEY UPDATE OF c SKIP LOCKED) s
+WHERE l.subscription_id = s.subscription_id
+)sql";
+
 // Settling lanes whose due rows ran out: next_due_at rises to the lane's
 // next retry or lease expiry (infinity when it has none), so that an idle lane
 // costs leases nothing. The raise is safe against a concurrent publish only
@@ -667,6 +686,18 @@ class PgDeliveryStore final : public DeliveryStore {
           }
           tx.commit();
           return out;
+        });
+  }
+
+  absl::StatusOr<int> ReclaimExpired(absl::Time deadline) override {
+    return WithConnection<int>(
+        pool_, deadline, "reclaim expired leases", [&](PgConnection& c) {
+          SetSessionOptions(c);
+          c.EnsurePrepared("delivery_reclaim", kReclaimSql);
+          pqxx::nontransaction tx(c.get());
+          return static_cast<int>(
+              tx.exec_prepared("delivery_reclaim", kReclaimLimit)
+                  .affected_rows());
         });
   }
 

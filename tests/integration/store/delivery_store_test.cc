@@ -1157,6 +1157,33 @@ TEST_F(PgDeliveryStoreTest, ExpiredLeasesOfACappedLaneAreTakenOverInPlace) {
 
 // Below the cap, an expired lease is taken over by the next lease of its
 // lane alongside fresh rows, again in its own slot.
+// A lane at its cap holds a dead worker's lease that expired, beside live
+// leases that a worker keeps renewing by hand-offs: a lease does not take the
+// expired one over (not every lease of the lane has expired) until
+// ReclaimExpired marks the lane; then the next lease takes it over in place.
+TEST_F(PgDeliveryStoreTest, ReclaimLetsALeaseTakeOverADeadLeaseBesideLiveOnes) {
+  CreateSubscription("sub_s", 2);
+  AddDeliveries("sub_s", 5);
+  const std::vector<LeasedDelivery> leased = Lease(2);
+  ASSERT_THAT(leased, SizeIs(2));
+  // One lease expired (its worker died); the lane's latest expiry is still
+  // ahead, as a live worker's hand-offs keep it.
+  Query(absl::StrCat(
+      "UPDATE deliveries SET leased_until = now() - interval '1 second' "
+      "WHERE id = ",
+      leased[0].id, " RETURNING 1"));
+  EXPECT_THAT(Lease(10), IsEmpty());
+  EXPECT_THAT(store().ReclaimExpired(Deadline()), IsOkAndHolds(1));
+  const std::vector<LeasedDelivery> taken = Lease(10);
+  ASSERT_THAT(taken, SizeIs(1));
+  EXPECT_EQ(taken[0].id, leased[0].id);
+  EXPECT_GT(taken[0].lease_token, leased[0].lease_token);
+  EXPECT_EQ(InFlight("sub_s"), 2);
+  // Nothing left to reclaim: every lease of the lane is live.
+  EXPECT_THAT(store().ReclaimExpired(Deadline()), IsOkAndHolds(0));
+  EXPECT_THAT(Lease(10), IsEmpty());
+}
+
 TEST_F(PgDeliveryStoreTest, AnExpiredLeaseIsTakenOverWithoutASecondSlot) {
   CreateSubscription("sub_s", 3);
   const std::vector<int64_t> s = AddDeliveries("sub_s", 1);
