@@ -13,7 +13,7 @@
 #   --out FILE  also write the table to FILE
 #   --keep      keep the work folder (logs, nginx access log) under /tmp
 #   --only LIST run only these scenarios (comma-separated: throughput,
-#               isolation,lease,caps,ingest,latency,e2e,rss), for iterating on one figure
+#               isolation,tenants,lease,caps,ingest,latency,e2e,rss), for iterating on one figure
 #
 # WEBHOOKS_BUILD_DIR names the build to measure; without it, the script
 # installs the build's dependencies and builds <repo>/build itself first.
@@ -59,6 +59,7 @@ done
 if [[ $mode == quick ]]; then
   tp_n=1000 wrk_secs=2
   iso_backlog=5000 iso_n=1000 iso_reps=1
+  ten_subs=8 ten_backlog=500 ten_window=5
   lease_n=1000 lease_queue=20000 lease_reps=1
   two_n=1000
   ingest_n=1000 ingest_batches=4 pgbench_secs=2
@@ -68,6 +69,7 @@ if [[ $mode == quick ]]; then
 else
   tp_n=20000 wrk_secs=5
   iso_backlog=100000 iso_n=10000 iso_reps=3
+  ten_subs=8 ten_backlog=2000 ten_window=5
   lease_n=10000 lease_queue=1000000 lease_reps=3
   two_n=20000
   ingest_n=20000 ingest_batches=100 pgbench_secs=5
@@ -328,16 +330,16 @@ SELECT $body_sql FROM (SELECT 1 AS g) x;
 SQL
 body_bytes=$(stat -c %s "$body_file")
 
-# queue SUBSCRIPTION TAG COUNT: COUNT due deliveries, written straight into
-# the tables (publishing them through the API would take longer than the
+# queue SUBSCRIPTION TAG COUNT: COUNT due deliveries (of the subscription's
+# tenant), written straight into the tables (publishing them through the API would take longer than the
 # benchmark). Only the columns every schema version has.
 queue() {
   psql_db -v sub="$1" -v tag="$2" -v n="$3" <<SQL
 INSERT INTO events (id, tenant_id, type, idempotency_key, body, occurred_at)
-SELECT 'evt_'||:'tag'||g, 'bench', 'engagement_dispatched', 'key_'||:'tag'||g, $body_sql, now()
-FROM generate_series(1, :n) g;
+SELECT 'evt_'||:'tag'||g, s.tenant_id, 'engagement_dispatched', 'key_'||:'tag'||g, $body_sql, now()
+FROM generate_series(1, :n) g, subscriptions s WHERE s.id = :'sub';
 INSERT INTO deliveries (tenant_id, event_id, subscription_id)
-SELECT 'bench', 'evt_'||:'tag'||g, :'sub' FROM generate_series(1, :n) g;
+SELECT s.tenant_id, 'evt_'||:'tag'||g, s.id FROM generate_series(1, :n) g, subscriptions s WHERE s.id = :'sub';
 SQL
 }
 
@@ -617,6 +619,58 @@ if ((big)); then
 fi
 peak=$(sed -nE 's/.*peak=([0-9]+).*/\1/p' "$work/blackhole.status")
 row isolation "black-hole connections held, peak" "$peak" "" "" "sockets the worker kept open to it"
+
+fi
+
+if want tenants; then
+# --- 2b. tenants ---------------------------------------------------------------------
+
+# Tenant "hog" has $ten_subs subscriptions to the black hole (caps of 64:
+# twice a worker's 256 slots in all), $ten_backlog due each, queued first;
+# tenant "bench"'s S2 has $iso_n. S2's rate with default flags
+# (--max_tenant_share 0.5: hog holds at most 128 slots), next to S2 alone
+# (hog's subscriptions disabled), and with --max_tenant_share=1 (no bound):
+# hog then takes every slot and S2 waits for hog's requests to time out, so
+# that run is cut after $ten_window s and its rate is what S2 got by then.
+ten_run() { # ten_run TAG [FLAG...]: sets ten_rate, ten_note
+  local tag=$1 s2
+  shift
+  s2=$(create_sub "$receiver/tenants/$tag" bench)
+  queue "$s2" "ten_${tag}_" "$iso_n"
+  settle
+  now_us
+  local t0=$now
+  start_worker "ten_$tag" --shutdown_grace=2s "$@"
+  wait_delivered "$iso_n" "$s2"
+  stop_workers 10
+  ten_rate=$(calc "$delivered * 1000000 / ($t_end - $t0)")
+  ten_note=$wait_note
+}
+log "2b/8 tenants: $iso_n deliveries of one tenant behind $ten_subs x $ten_backlog of another to a black hole"
+hogs=()
+for ((i = 1; i <= ten_subs; i++)); do
+  hogs+=("$(create_sub "$blackhole/hog$i" hog 64)")
+  queue "${hogs[-1]}" "hog${i}_" "$ten_backlog"
+done
+for h in "${hogs[@]}"; do set_enabled "$h" false; done
+ten_run alone
+ten_alone=$ten_rate
+for h in "${hogs[@]}"; do set_enabled "$h" true; done
+ten_run shared
+ten_shared=$ten_rate ten_shared_note=$ten_note
+saved_wait=$wait_secs
+wait_secs=$ten_window
+ten_run unbounded --max_tenant_share=1
+wait_secs=$saved_wait
+ten_unbounded=$ten_rate
+for h in "${hogs[@]}"; do set_enabled "$h" false; done
+reset
+row tenants "S2 deliveries/s, another tenant's $((ten_subs * ten_backlog)) black-hole due ahead" \
+  "$ten_shared" "$ten_alone" "$(ratio "$ten_shared" "$ten_alone")" \
+  "${ten_shared_note:-"default --max_tenant_share 0.5; baseline: S2 alone (the other tenant disabled); target ratio >= 0.90"}"
+row tenants "the same with --max_tenant_share=1 (no bound), first ${ten_window}s" \
+  "$ten_unbounded" "$ten_alone" "$(ratio "$ten_unbounded" "$ten_alone")" \
+  "the other tenant holds every slot until its requests time out"
 
 fi
 
