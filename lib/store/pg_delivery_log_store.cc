@@ -416,7 +416,8 @@ class PgDeliveryLogStore final : public DeliveryLogStore {
     return !tx.exec_params(
                   "SELECT l.subscription_id FROM delivery_lanes l JOIN "
                   "subscriptions s ON s.id = l.subscription_id WHERE s.id = $1 "
-                  "AND s.tenant_id = $2 FOR NO KEY UPDATE OF l",
+                  "AND s.tenant_id = $2 AND NOT l.deleted FOR NO KEY UPDATE "
+                  "OF l",
                   std::string(subscription_id), std::string(tenant_id))
                 .empty();
   }

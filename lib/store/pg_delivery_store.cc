@@ -110,6 +110,15 @@ served AS (
       next_due_at = now(),
       lease_expires_at = CASE WHEN s.taken > 0
                               THEN greatest(dl.lease_expires_at, now() + $3 * interval '1 millisecond')
+                              -- A capped lane that looked stuck (ReclaimExpired,
+                              -- or a race with a write) but had nothing to take
+                              -- over: its real latest expiry, so that it stops
+                              -- looking stuck.
+                              WHEN dl.lease_expires_at <= now() AND dl.in_flight >= dl.max_in_flight
+                              THEN coalesce((SELECT max(d.leased_until) FROM deliveries d
+                                             WHERE d.subscription_id = dl.subscription_id
+                                               AND d.leased_until IS NOT NULL),
+                                            dl.lease_expires_at)
                               ELSE dl.lease_expires_at END
   FROM (SELECT l.subscription_id,
                (SELECT count(*) FROM chosen c WHERE c.subscription_id = l.subscription_id) AS taken,
@@ -421,7 +430,7 @@ SELECT
        AND d.leased_until IS NULL AND d.next_attempt_at <= now()
      ORDER BY d.next_attempt_at LIMIT 1) x
    WHERE l.enabled AND l.next_due_at <= now()),
-  (SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes)
+  (SELECT coalesce(sum(in_flight), 0) FROM delivery_lanes WHERE NOT deleted)
 )sql";
 
 const char* StateName(DeliveryOutcome::State state) {

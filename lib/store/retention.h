@@ -1,11 +1,13 @@
 // Retention: deleting what is old enough, in small batches that never hold
 // up delivery. First what deleted subscriptions left behind (their lanes and
 // every delivery, whatever its age or state; DeleteSubscription only marks
-// the lane). Delivered (and discarded) deliveries go after one period,
+// the lane, and a lane whose subscription is gone otherwise is marked here
+// first). Delivered (and discarded) deliveries go after one period,
 // failed ones after a longer one, each with its attempts; then events older
 // than the first period that no delivery refers to any more (their
 // idempotency keys with them: publishing that key again makes a new event).
-// Pending deliveries, however old, are never deleted.
+// Pending deliveries of existing subscriptions, however old, are never
+// deleted.
 #ifndef WEBHOOKS_LIB_STORE_RETENTION_H_
 #define WEBHOOKS_LIB_STORE_RETENTION_H_
 

@@ -93,9 +93,9 @@ class SubscriptionStore {
   virtual absl::StatusOr<SubscriptionRecord> RotateSigningSecret(
       const SigningSecretChange& change, absl::Time deadline) = 0;
   // Deletes the subscription: two rows, whatever its backlog. Its deliveries
-  // are from then on neither leased, read nor retried, and are purged in
-  // batches by retention (PurgeDeletedSubscriptions, `webhooks-api
-  // cleanup`).
+  // are from then on neither leased, read nor retried (those already leased
+  // may still be sent), and are purged in batches by retention
+  // (DeleteExpired, `webhooks-api cleanup`).
   virtual absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
                               absl::Time deadline) = 0;
 };

@@ -22,3 +22,14 @@ BEGIN
 END $$;
 CREATE TRIGGER subscriptions_lane_retire AFTER DELETE ON subscriptions
   FOR EACH ROW EXECUTE FUNCTION webhooks_lane_retire();
+
+-- TRUNCATE of subscriptions fires no row trigger and, with the foreign key
+-- gone, no longer reaches the lanes: retire every lane instead, as a delete
+-- of every subscription would (cleanup then purges them).
+CREATE FUNCTION webhooks_lanes_retire_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE delivery_lanes SET deleted = true, enabled = false WHERE NOT deleted;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER subscriptions_truncate_lanes AFTER TRUNCATE ON subscriptions
+  FOR EACH STATEMENT EXECUTE FUNCTION webhooks_lanes_retire_all();

@@ -1182,6 +1182,23 @@ TEST_F(PgDeliveryStoreTest, ReclaimLetsALeaseTakeOverADeadLeaseBesideLiveOnes) {
   // Nothing left to reclaim: every lease of the lane is live.
   EXPECT_THAT(store().ReclaimExpired(Deadline()), IsOkAndHolds(0));
   EXPECT_THAT(Lease(10), IsEmpty());
+
+  // A reclaim that loses its race (the expired lease taken over by another
+  // worker between the reclaim's snapshot and its lock) leaves a capped lane
+  // whose leases are all live looking stuck. The next lease finds nothing to
+  // take over and sets the expiry back to the lane's latest live lease, so
+  // that the lane stops looking stuck.
+  Query(
+      "UPDATE delivery_lanes SET lease_expires_at = now() - interval '1 "
+      "second' WHERE subscription_id = 'sub_s' RETURNING 1");
+  EXPECT_THAT(Lease(10), IsEmpty());
+  EXPECT_EQ(LaneValue("sub_s", "lease_expires_at > now()"), "true");
+  EXPECT_EQ(LaneValue("sub_s",
+                      "lease_expires_at = (SELECT max(leased_until) "
+                      "FROM deliveries WHERE subscription_id = "
+                      "'sub_s')"),
+            "true");
+  EXPECT_EQ(InFlight("sub_s"), 2);
 }
 
 TEST_F(PgDeliveryStoreTest, AnExpiredLeaseIsTakenOverWithoutASecondSlot) {

@@ -314,5 +314,32 @@ TEST_F(RetentionTest, ADeletedSubscriptionIsPurgedInBatchesAfterwards) {
   EXPECT_EQ(report->deliveries, 0);
 }
 
+// Lanes whose subscriptions went another way than DeleteSubscription: a
+// TRUNCATE (the trigger retires every lane) or a delete with triggers off
+// (cleanup finds the lane without its subscription). Neither is leased, and
+// cleanup purges both.
+TEST_F(RetentionTest, LanesLeftWithoutTheirSubscriptionArePurgedToo) {
+  const std::string event = Event(kDay);
+  Delivery(event, "sub_a", "pending");
+  Delivery(event, "sub_b", "pending");
+  db_->Query(
+      "BEGIN; SET LOCAL session_replication_role = replica; "
+      "DELETE FROM subscriptions WHERE id = 'sub_b'; COMMIT");
+  EXPECT_EQ(db_->QueryValue("SELECT deleted::text FROM delivery_lanes WHERE "
+                            "subscription_id = 'sub_b'"),
+            "false");
+  db_->Query("TRUNCATE subscriptions");
+  EXPECT_EQ(db_->QueryValue("SELECT deleted::text || enabled::text FROM "
+                            "delivery_lanes WHERE subscription_id = 'sub_a'"),
+            "truefalse");
+
+  absl::StatusOr<RetentionReport> report = Run();
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->subscriptions, 2);
+  EXPECT_EQ(report->deliveries, 2);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM delivery_lanes"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deliveries"), 0);
+}
+
 }  // namespace
 }  // namespace webhooks::store
