@@ -466,6 +466,9 @@ class CurlHttpTransport final : public HttpTransport {
     check(curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                            ToCurlMillis(options_.total_timeout)));
     check(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
+    check(curl_easy_setopt(
+        easy, CURLOPT_MAXAGE_CONN,
+        static_cast<long>(absl::ToInt64Seconds(options_.max_idle_reuse))));
     // With HTTP/2 a new transfer waits for a connection it can multiplex on
     // rather than opening another.
     check(curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L));
@@ -595,6 +598,9 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> NewCurlHttpTransport(
   }
   if (options.max_connections < 1) {
     return absl::InvalidArgumentError("max_connections must be at least 1");
+  }
+  if (options.max_idle_reuse < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("max_idle_reuse must be at least 1s");
   }
   if (!options.ca_bundle.empty() &&
       access(options.ca_bundle.c_str(), R_OK) != 0) {

@@ -31,6 +31,12 @@ struct CurlTransportOptions {
   // Connections open at once, in total, and kept for reuse; requests beyond
   // it wait for a free connection.
   int max_connections = 256;
+  // A connection idle longer than this is not reused but closed (whole
+  // seconds, at least 1). Below the 5 s idle timeout of many servers
+  // (Node.js, Apache): reusing a connection the server is closing at that
+  // very moment fails the request with a broken pipe or reset, and the
+  // first retry (5 s later by default) would meet the same race.
+  absl::Duration max_idle_reuse = absl::Seconds(4);
   // The local address every request leaves from, so that subscribers can
   // allowlist it: an IPv4 or IPv6 address of this host (requests then go
   // only to the host's addresses of that family) or a network interface's
@@ -43,7 +49,8 @@ struct CurlTransportOptions {
 };
 
 // Creates the transport and starts its thread. INVALID_ARGUMENT naming the
-// option when a timeout is not positive, max_connections < 1, ca_bundle is
+// option when a timeout is not positive, max_connections < 1,
+// max_idle_reuse < 1 s, ca_bundle is
 // set but unreadable, or source_address is neither an address this host can
 // bind nor an interface it has; INTERNAL when libcurl cannot be initialised.
 absl::StatusOr<std::unique_ptr<HttpTransport>> NewCurlHttpTransport(

@@ -401,6 +401,24 @@ TEST_F(CurlHttpTransportTest, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(client_ports.size(), 1u);
 }
 
+// A connection idle longer than max_idle_reuse is not reused (the receiver
+// keeps it open for 5 s, so a second connection is the client's choice).
+TEST_F(CurlHttpTransportTest, AConnectionIdleTooLongIsNotReused) {
+  CurlTransportOptions options = Options();
+  options.max_idle_reuse = absl::Seconds(1);
+  std::unique_ptr<HttpTransport> transport = NewTransport(options);
+  HttpResult result = Send(*transport, Post(receiver_->url("/hooks/a")));
+  EXPECT_EQ(ClassOf(result), "success") << result.error_detail;
+  result = Send(*transport, Post(receiver_->url("/hooks/a")));
+  EXPECT_EQ(ClassOf(result), "success") << result.error_detail;
+  EXPECT_EQ(receiver_->connection_count(), 1);  // reused while fresh
+  // Idle time is what this test is about: nothing to await but the clock.
+  absl::SleepFor(absl::Milliseconds(2100));
+  result = Send(*transport, Post(receiver_->url("/hooks/a")));
+  EXPECT_EQ(ClassOf(result), "success") << result.error_detail;
+  EXPECT_EQ(receiver_->connection_count(), 2);
+}
+
 TEST_F(CurlHttpTransportTest, ShutdownLetsQuickRequestsFinishAndAbortsSlow) {
   receiver_->SetResponder([](const ReceivedRequest& request) {
     return ReceiverResponse{.delay = request.path == "/quick"
