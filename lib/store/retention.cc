@@ -1,6 +1,5 @@
 #include "lib/store/retention.h"
 
-#include <algorithm>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -59,22 +58,24 @@ SELECT (SELECT count(*) FROM scanned), (SELECT count(*) FROM gone),
        (SELECT max(id) FROM scanned)
 )sql";
 
-// Deleted subscriptions' lanes, a page from $1 on. Its deliveries go whatever
-// their age or state (in batches of $2, each with its attempts); the lane
-// last, once empty: the cascade of its foreign key then has nothing left to
-// do but a delivery a publish added meanwhile.
-// A lane whose subscription row is gone without the trigger (a delete with
-// triggers off) counts as retired too: it is retired first, so that nothing
-// leases it while its deliveries go.
+// A page of retired lanes from $1 on, by id: those of deleted subscriptions,
+// and any lane whose subscription row is gone without the trigger (a delete
+// with triggers off), which is retired here first so that nothing leases it
+// while its deliveries go. Each lane's deliveries then go whatever their age
+// or state, in batches of $2 with their attempts, and the lane last, once
+// empty (its foreign key's cascade then has nothing left to do but a
+// delivery a publish added meanwhile).
 constexpr char kDeletedLanesSql[] = R"sql(
-UPDATE delivery_lanes l SET deleted = true, enabled = false
-FROM (SELECT subscription_id FROM delivery_lanes c
-      WHERE c.subscription_id > $1
-        AND (c.deleted OR NOT EXISTS (SELECT 1 FROM subscriptions s
-                                      WHERE s.id = c.subscription_id))
-      ORDER BY c.subscription_id LIMIT $2) r
-WHERE l.subscription_id = r.subscription_id
-RETURNING l.subscription_id
+WITH page AS (
+  SELECT subscription_id, deleted FROM delivery_lanes c
+  WHERE c.subscription_id > $1
+    AND (c.deleted OR NOT EXISTS (SELECT 1 FROM subscriptions s
+                                  WHERE s.id = c.subscription_id))
+  ORDER BY c.subscription_id LIMIT $2),
+retired AS (
+  UPDATE delivery_lanes l SET deleted = true, enabled = false
+  FROM page p WHERE l.subscription_id = p.subscription_id AND NOT p.deleted)
+SELECT subscription_id FROM page ORDER BY subscription_id
 )sql";
 constexpr char kPurgeDeliveriesSql[] = R"sql(
 DELETE FROM deliveries WHERE id IN (
@@ -117,12 +118,9 @@ absl::StatusOr<RetentionReport> DeleteExpired(PgPool& pool,
         });
     if (!lanes.ok()) return lanes.status();
     if (lanes->empty()) break;
-    // RETURNING keeps no order: the page's last id is its greatest.
-    for (const pqxx::row& row : *lanes) {
-      after_lane = std::max(after_lane, row[0].as<std::string>());
-    }
     for (const pqxx::row& row : *lanes) {
       const std::string sub = row[0].as<std::string>();
+      after_lane = sub;
       while (true) {
         if (absl::Status s = out_of_time(); !s.ok()) return s;
         absl::StatusOr<pqxx::result> r =

@@ -7,7 +7,6 @@
 -- purges them in batches, then the lane (lib/store/retention.h).
 ALTER TABLE delivery_lanes ADD COLUMN deleted boolean NOT NULL DEFAULT false;
 ALTER TABLE delivery_lanes DROP CONSTRAINT delivery_lanes_subscription_id_fkey;
-CREATE INDEX delivery_lanes_deleted ON delivery_lanes (subscription_id) WHERE deleted;
 
 -- FOR UPDATE, not the UPDATE's own NO KEY lock: a publish fanning out to
 -- this lane holds KEY SHARE on it, and must wait for the delete and then
