@@ -25,9 +25,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "lib/common/log.h"
+#include "lib/common/mutex.h"
 #include "lib/delivery/response_headers.h"
 
 namespace webhooks::delivery {
@@ -248,7 +248,7 @@ class CurlHttpTransport final : public HttpTransport {
     bool queued = false;
     bool wake = false;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (!loop_exited_) {
         // A queue that is not empty has a wake-up on its way already: the
         // loop takes the whole queue after the poll that wake-up ends.
@@ -274,14 +274,14 @@ class CurlHttpTransport final : public HttpTransport {
 
   void Shutdown(absl::Time deadline) override {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (!stopping_ || deadline < deadline_) deadline_ = deadline;
       stopping_ = true;
       if (!loop_exited_) curl_multi_wakeup(multi_);
     }
     // From a callback this can only start the shutdown.
     if (loop_on_this_thread == this) return;
-    absl::MutexLock lock(&join_mu_);
+    common::MutexLock lock(&join_mu_);
     if (thread_.joinable()) thread_.join();
   }
 
@@ -316,7 +316,7 @@ class CurlHttpTransport final : public HttpTransport {
       bool stopping;
       absl::Time deadline;
       {
-        absl::MutexLock lock(&mu_);
+        common::MutexLock lock(&mu_);
         batch.swap(queue_);
         stopping = stopping_;
         deadline = deadline_;
@@ -356,7 +356,7 @@ class CurlHttpTransport final : public HttpTransport {
     // stays empty and later submissions can no longer reach this thread.
     for (;;) {
       {
-        absl::MutexLock lock(&mu_);
+        common::MutexLock lock(&mu_);
         batch.swap(queue_);
         if (batch.empty()) {
           loop_exited_ = true;
@@ -572,13 +572,13 @@ class CurlHttpTransport final : public HttpTransport {
   CURLSH* const share_;
   std::atomic<int> in_flight_{0};
 
-  absl::Mutex mu_;
+  common::Mutex mu_;
   std::vector<Queued> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool loop_exited_ ABSL_GUARDED_BY(mu_) = false;
 
-  absl::Mutex join_mu_;
+  common::Mutex join_mu_;
   std::thread thread_;
 
   // Used by the loop thread only.

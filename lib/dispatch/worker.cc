@@ -74,7 +74,7 @@ Worker::Worker(WorkerOptions options, WorkerDeps deps)
     : options_(std::move(options)),
       deps_(deps),
       dispatcher_(ForDispatcher(options_), deps.sealer, deps.metrics) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   heartbeat_ = deps_.clock->Now();
 }
 
@@ -97,7 +97,7 @@ void Worker::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   const absl::Time start = deps_.clock->Now();
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     stopping_ = true;
     dispatcher_.BeginShutdown();
   }
@@ -107,7 +107,7 @@ void Worker::Shutdown(absl::Duration grace) {
   // In-flight requests finish or come back as kAborted (released).
   deps_.transport->Shutdown(start + grace * 0.8);
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     writer_stopping_ = true;
     // What the transport handed back (releases) gets a moment to be written
     // even when the grace is used up or zero.
@@ -127,12 +127,12 @@ absl::Status Worker::AliveLocked() const {
 }
 
 absl::Status Worker::Alive() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return AliveLocked();
 }
 
 absl::Status Worker::Ready() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("draining");
   if (!database_ok_) return absl::UnavailableError("database unreachable");
   return AliveLocked();
@@ -142,7 +142,7 @@ absl::Status Worker::Ready() const {
 // this keeps readiness and the log.
 void Worker::RecordDatabase(const absl::Status& status) {
   if (!status.ok()) common::LogWarning("database: ", status.ToString());
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   database_ok_ = status.ok();
 }
 
@@ -155,7 +155,7 @@ void Worker::WaitLocked(absl::Time (Worker::*due)() const) {
   auto sooner = [this, due, deadline]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return (this->*due)() < deadline;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&sooner), timeout);
+  mu_.AwaitWithTimeout(&sooner, timeout);
 }
 
 absl::Time Worker::LeaseDue() const {
@@ -178,7 +178,7 @@ void Worker::LeaseLoop() {
   while (true) {
     store::LeaseRequest request;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       while (true) {
         const absl::Time now = deps_.clock->Now();
         heartbeat_ = now;
@@ -196,7 +196,7 @@ void Worker::LeaseLoop() {
     RecordDatabase(leased.status());
     std::vector<delivery::HttpRequest> requests;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       requests = dispatcher_.OnLeased(deps_.clock->Now(), request, leased);
     }
     Submit(std::move(requests));
@@ -212,26 +212,25 @@ void Worker::Submit(std::vector<delivery::HttpRequest> requests) {
 }
 
 void Worker::OnResult(const delivery::HttpResult& result) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   dispatcher_.OnHttpResult(deps_.clock->Now(), result);
 }
 
 void Worker::ListenLoop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     absl::Status status =
         deps_.notifier->Wait(options_.dispatch.lease.poll_interval);
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     if (status.ok()) {
       dispatcher_.OnNotify();
     } else if (status.code() != absl::StatusCode::kDeadlineExceeded) {
       // Reconnects on the next call; meanwhile polling covers, so pause
       // rather than spin against a database that is down.
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_),
-                           options_.dispatch.lease.poll_interval);
+      mu_.AwaitWithTimeout(&stopping_, options_.dispatch.lease.poll_interval);
     }
   }
 }
@@ -241,7 +240,7 @@ void Worker::WriteLoop() {
     WriteBatch batch;
     absl::Time deadline;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       while (true) {
         const absl::Time now = deps_.clock->Now();
         if (DrainOverLocked(now)) {
@@ -278,7 +277,7 @@ void Worker::WriteLoop() {
     RecordDatabase(status);
     std::vector<delivery::HttpRequest> requests;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       requests = dispatcher_.OnWriteResult(deps_.clock->Now(), batch, status,
                                            written.applied, written.handed_off);
     }
@@ -311,7 +310,7 @@ void Worker::DisableFailing(const std::vector<store::LaneHealth>& lanes,
 void Worker::StatsLoop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     absl::StatusOr<store::QueueStats> stats =
@@ -333,10 +332,10 @@ void Worker::StatsLoop() {
       common::LogWarning("reclaiming expired leases: ",
                          reclaimed.status().ToString());
     }
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     // Often enough that a dead worker's slots come back within about a lease
     // and a half.
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+    mu_.AwaitWithTimeout(&stopping_,
                          std::min(options_.stats_interval,
                                   options_.dispatch.lease_duration / 2));
   }

@@ -16,9 +16,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/common/clock.h"
+#include "lib/common/mutex.h"
 #include "lib/delivery/http_transport.h"
 #include "lib/dispatch/auto_disable.h"
 #include "lib/dispatch/dispatcher.h"
@@ -122,7 +122,7 @@ class Worker {
   const WorkerOptions options_;
   const WorkerDeps deps_;
 
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   Dispatcher dispatcher_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -17,42 +17,42 @@ DeliveryWaker::DeliveryWaker(std::function<absl::Status()> notify)
 
 DeliveryWaker::~DeliveryWaker() {
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     stopping_ = true;
   }
   thread_.join();
 }
 
 void DeliveryWaker::Wake() {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   requested_ = true;
 }
 
 int64_t DeliveryWaker::sent() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return sent_;
 }
 
 int64_t DeliveryWaker::failed() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return failed_;
 }
 
 void DeliveryWaker::Loop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return requested_ || stopping_;
       };
-      mu_.Await(absl::Condition(&ready));
+      mu_.Await(&ready);
       if (stopping_) return;
       // Wakes from now on are for publishes this notification may come too
       // early for: they ask for the next one.
       requested_ = false;
     }
     const absl::Status status = notify_();
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     ++sent_;
     if (!status.ok()) ++failed_;
   }

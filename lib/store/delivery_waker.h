@@ -20,7 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "lib/common/mutex.h"
 
 namespace webhooks::store {
 
@@ -48,7 +48,7 @@ class DeliveryWaker {
   void Loop();
 
   const std::function<absl::Status()> notify_;
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   bool requested_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t sent_ ABSL_GUARDED_BY(mu_) = 0;

@@ -36,11 +36,11 @@ PgPool::~PgPool() = default;
 absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
   deadline = std::min(deadline, absl::Now() + options_.acquire_timeout);
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     auto available = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < options_.size;
     };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&available), deadline)) {
+    if (!mu_.AwaitWithDeadline(&available, deadline)) {
       return absl::ResourceExhaustedError(
           "all database connections are busy; try again later");
     }
@@ -54,7 +54,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
   }
   absl::StatusOr<PgConnectionPtr> connection = Open();
   if (!connection.ok()) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     --in_use_;
     return connection.status();
   }
@@ -65,7 +65,7 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
   std::vector<std::pair<std::string, std::string>> statements;
   std::vector<std::string> warm_ups;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     statements = statements_;
     warm_ups = warm_ups_;
   }
@@ -97,7 +97,7 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
     return connection;
   } catch (...) {
     absl::Status status = TranslateCurrentException("connect to database");
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     --open_;
     return status.code() == absl::StatusCode::kInternal
                ? absl::UnavailableError("cannot connect to the database")
@@ -106,12 +106,12 @@ absl::StatusOr<PgConnectionPtr> PgPool::Open() {
 }
 
 void PgPool::Prepare(std::string name, std::string sql) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   statements_.emplace_back(std::move(name), std::move(sql));
 }
 
 void PgPool::WarmUp(std::string sql) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   warm_ups_.push_back(std::move(sql));
 }
 
@@ -119,13 +119,13 @@ absl::Status PgPool::Warm(int connections, absl::Time deadline) {
   const int target = std::min(connections, options_.size);
   while (absl::Now() < deadline) {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (open_ >= target) return absl::OkStatus();
       ++open_;  // reserved, as in Acquire
     }
     absl::StatusOr<PgConnectionPtr> connection = Open();
     if (!connection.ok()) return connection.status();
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     idle_.push_back(*std::move(connection));
   }
   return absl::DeadlineExceededError("warming the database pool: out of time");
@@ -135,7 +135,7 @@ void PgPool::Return(PgConnectionPtr connection, bool broken) {
   // A connection whose socket died is useless even if nobody marked it.
   if (!broken && (connection == nullptr || !connection->get().is_open()))
     broken = true;
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   --in_use_;
   if (broken) {
     --open_;
@@ -149,7 +149,7 @@ void PgPool::Return(PgConnectionPtr connection, bool broken) {
 }
 
 int PgPool::InUse() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return in_use_;
 }
 

@@ -15,8 +15,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/common/mutex.h"
 
 namespace webhooks::store {
 
@@ -108,7 +108,7 @@ class PgPool {
   absl::StatusOr<PgConnectionPtr> Open();
 
   const PgPoolOptions options_;
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::vector<PgConnectionPtr> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + lent out + being opened
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;

@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "lib/common/echo.h"
 #include "lib/common/grpc_status.h"
 #include "lib/common/ids.h"
+#include "lib/common/mutex.h"
 #include "lib/common/status_macros.h"
 #include "lib/common/utf8.h"
 #include "lib/dispatch/request_builder.h"
@@ -539,7 +539,7 @@ grpc::Status SubscriptionServiceImpl::SendTestEvent(
     // The callback may outlive this call (and this service): it only
     // touches what it shares.
     struct Shared {
-      absl::Notification done;
+      common::Notification done;
       delivery::HttpResult result;
     };
     auto shared = std::make_shared<Shared>();

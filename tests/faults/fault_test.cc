@@ -29,10 +29,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/common/mutex.h"
 #include "tests/testing/misbehaving_server.h"
 #include "tests/testing/pipeline.h"
 #include "tests/testing/process.h"
@@ -223,7 +223,7 @@ TEST(FaultTest, PostgresRestartedTwiceTheApiAnswersUnavailableAndAllRecover) {
 
   // One publisher, one event at a time, each with a 3 s deadline.
   constexpr absl::Duration kDeadline = absl::Seconds(3);
-  absl::Mutex mu;
+  common::Mutex mu;
   std::vector<Attempt> attempts;
   std::atomic<bool> stop{false};
   std::thread publisher([&] {
@@ -236,7 +236,7 @@ TEST(FaultTest, PostgresRestartedTwiceTheApiAnswersUnavailableAndAllRecover) {
       grpc::Status status = p.events().PublishEvent(p.Context(kDeadline).get(),
                                                     request, &response);
       {
-        absl::MutexLock lock(&mu);
+        common::MutexLock lock(&mu);
         attempts.push_back({status.error_code(), absl::Now() - begin, begin,
                             response.event_id()});
       }
@@ -252,11 +252,11 @@ TEST(FaultTest, PostgresRestartedTwiceTheApiAnswersUnavailableAndAllRecover) {
       }
       return seen >= n;
     };
-    absl::MutexLock lock(&mu);
-    return mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+    common::MutexLock lock(&mu);
+    return mu.AwaitWithTimeout(&enough, absl::Seconds(60));
   };
   auto mark = [&] {
-    absl::MutexLock lock(&mu);
+    common::MutexLock lock(&mu);
     return attempts.size();
   };
 
@@ -407,10 +407,10 @@ TEST(FaultTest, MisbehavingReceiversAreClassifiedRetriedAndIsolated) {
   ASSERT_TRUE(trickle.ok()) << trickle.status();
 
   // 500 on the first attempt of each event, 200 on the next.
-  absl::Mutex seen_mu;
+  common::Mutex seen_mu;
   std::set<std::string> seen;
   (*flaky)->SetResponder([&](const ReceivedRequest& r) {
-    absl::MutexLock lock(&seen_mu);
+    common::MutexLock lock(&seen_mu);
     ReceiverResponse answer;
     if (seen.insert(r.Header("webhook-id")).second) answer.status = 500;
     return answer;

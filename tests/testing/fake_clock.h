@@ -3,9 +3,9 @@
 #define WEBHOOKS_TESTS_TESTING_FAKE_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/common/clock.h"
+#include "lib/common/mutex.h"
 
 namespace webhooks::testing {
 
@@ -17,20 +17,20 @@ class FakeClock : public common::Clock {
       : now_(start) {}
 
   absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return now_;
   }
   void SetTime(absl::Time now) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     now_ = now;
   }
   void AdvanceTime(absl::Duration by) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     now_ += by;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 

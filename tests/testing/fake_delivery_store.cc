@@ -53,7 +53,7 @@ store::LeasedDelivery FakeDeliveryStore::LeaseRowLocked(
 
 absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
     const store::LeaseRequest& request, absl::Time /*deadline*/) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   ++lease_calls_;
   if (std::optional<absl::Status> failure = TakeInjected(fail_lease_)) {
     return *failure;
@@ -138,7 +138,7 @@ absl::StatusOr<std::vector<store::LeasedDelivery>> FakeDeliveryStore::Lease(
 absl::StatusOr<store::CompleteResult> FakeDeliveryStore::CompleteAndHandOff(
     const std::vector<store::DeliveryOutcome>& outcomes,
     const store::HandOff& hand_off, absl::Time /*deadline*/) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   ++complete_calls_;
   if (std::optional<absl::Status> failure = TakeInjected(fail_complete_)) {
     return *failure;
@@ -255,7 +255,7 @@ void FakeDeliveryStore::HandOffLocked(
 
 absl::StatusOr<int> FakeDeliveryStore::Release(
     const std::vector<store::LeaseRelease>& releases, absl::Time /*deadline*/) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   ++release_calls_;
   if (std::optional<absl::Status> failure = TakeInjected(fail_release_)) {
     return *failure;
@@ -279,7 +279,7 @@ absl::StatusOr<int> FakeDeliveryStore::Release(
 absl::StatusOr<std::vector<std::string>> FakeDeliveryStore::DisableFailing(
     const std::vector<store::FailingSubscription>& failing,
     absl::Time /*deadline*/) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const store::FailingSubscription& f : failing) {
     auto it = subscriptions_.find(f.subscription_id);
@@ -293,7 +293,7 @@ absl::StatusOr<std::vector<std::string>> FakeDeliveryStore::DisableFailing(
 
 absl::StatusOr<store::QueueStats> FakeDeliveryStore::Stats(
     absl::Time /*deadline*/) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   store::QueueStats stats;
   absl::Time oldest = absl::InfiniteFuture();
@@ -317,7 +317,7 @@ absl::StatusOr<store::QueueStats> FakeDeliveryStore::Stats(
 void FakeDeliveryStore::AddSubscription(const std::string& id,
                                         int max_in_flight, bool enabled,
                                         FakeSubscriptionFields fields) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   Subscription& s = subscriptions_[id];
   s.max_in_flight = max_in_flight;
   s.enabled = enabled;
@@ -328,7 +328,7 @@ int64_t FakeDeliveryStore::AddDelivery(const std::string& subscription_id,
                                        std::optional<absl::Time> due,
                                        std::string event_id, std::string body) {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   const int64_t id = next_id_++;
   Row row;
   row.delivery.id = id;
@@ -345,47 +345,47 @@ int64_t FakeDeliveryStore::AddDelivery(const std::string& subscription_id,
 
 void FakeDeliveryStore::SetEnabled(const std::string& subscription_id,
                                    bool enabled) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   Subscription& s = subscriptions_.at(subscription_id);
   s.enabled = enabled;
   if (enabled) s.disabled_reason.clear();
 }
 
 void FakeDeliveryStore::FailNextLeases(int n, absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   fail_lease_ = {n, std::move(status)};
 }
 
 void FakeDeliveryStore::FailNextCompletes(int n, absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   fail_complete_ = {n, std::move(status)};
 }
 
 void FakeDeliveryStore::LoseNextCompleteAnswers(int n) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   lose_complete_answers_ = n;
 }
 
 void FakeDeliveryStore::FailNextReleases(int n, absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   fail_release_ = {n, std::move(status)};
 }
 
 void FakeDeliveryStore::SetPoison(
     std::function<bool(const store::DeliveryOutcome&)> poison,
     absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   poison_ = std::move(poison);
   poison_status_ = std::move(status);
 }
 
 FakeDelivery FakeDeliveryStore::Delivery(int64_t id) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return rows_.at(id).delivery;
 }
 
 std::vector<int64_t> FakeDeliveryStore::DeliveryIds() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   std::vector<int64_t> ids;
   ids.reserve(rows_.size());
   for (const auto& [id, row] : rows_) ids.push_back(id);
@@ -393,23 +393,23 @@ std::vector<int64_t> FakeDeliveryStore::DeliveryIds() const {
 }
 
 int FakeDeliveryStore::InFlight(const std::string& subscription_id) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return InFlightLocked(subscriptions_.at(subscription_id));
 }
 
 bool FakeDeliveryStore::Enabled(const std::string& subscription_id) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return subscriptions_.at(subscription_id).enabled;
 }
 
 std::string FakeDeliveryStore::DisabledReason(
     const std::string& subscription_id) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return subscriptions_.at(subscription_id).disabled_reason;
 }
 
 int FakeDeliveryStore::Unsettled() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   int n = 0;
   for (const auto& [id, row] : rows_) {
     if (row.delivery.state == FakeDelivery::State::kPending &&
@@ -421,17 +421,17 @@ int FakeDeliveryStore::Unsettled() const {
 }
 
 int FakeDeliveryStore::lease_calls() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return lease_calls_;
 }
 
 int FakeDeliveryStore::complete_calls() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return complete_calls_;
 }
 
 int FakeDeliveryStore::release_calls() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return release_calls_;
 }
 

@@ -19,9 +19,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/common/clock.h"
+#include "lib/common/mutex.h"
 #include "lib/store/delivery_store.h"
 
 namespace webhooks::testing {
@@ -150,7 +150,7 @@ class FakeDeliveryStore : public store::DeliveryStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const common::Clock* const clock_;
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Row> rows_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

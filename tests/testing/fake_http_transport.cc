@@ -19,7 +19,7 @@ FakeHttpTransport::~FakeHttpTransport() { Shutdown(absl::InfinitePast()); }
 
 void FakeHttpTransport::Submit(delivery::HttpRequest request, Callback done) {
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     submitted_.push_back(request);
     if (!shut_down_) {
       open_.emplace(next_seq_++, Open{std::move(request), std::move(done)});
@@ -30,14 +30,14 @@ void FakeHttpTransport::Submit(delivery::HttpRequest request, Callback done) {
 }
 
 int FakeHttpTransport::InFlight() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return static_cast<int>(open_.size());
 }
 
 void FakeHttpTransport::Shutdown(absl::Time /*deadline*/) {
   std::map<uint64_t, Open> open;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     shut_down_ = true;
     open.swap(open_);
   }
@@ -47,7 +47,7 @@ void FakeHttpTransport::Shutdown(absl::Time /*deadline*/) {
 bool FakeHttpTransport::Finish(uint64_t id, delivery::HttpResult result) {
   Callback done;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     auto it = open_.begin();
     while (it != open_.end() && it->second.request.id != id) ++it;
     if (it == open_.end()) return false;
@@ -64,7 +64,7 @@ int FakeHttpTransport::FinishAll(
         result_for) {
   std::map<uint64_t, Open> open;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     open.swap(open_);
   }
   for (auto& [seq, o] : open) {
@@ -76,12 +76,12 @@ int FakeHttpTransport::FinishAll(
 }
 
 std::vector<delivery::HttpRequest> FakeHttpTransport::Submitted() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return submitted_;
 }
 
 std::vector<uint64_t> FakeHttpTransport::Unfinished() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   std::vector<uint64_t> ids;
   ids.reserve(open_.size());
   for (const auto& [seq, o] : open_) ids.push_back(o.request.id);

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/common/mutex.h"
 #include "lib/delivery/http_transport.h"
 
 namespace webhooks::testing {
@@ -49,7 +49,7 @@ class FakeHttpTransport : public delivery::HttpTransport {
     Callback done;
   };
 
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<delivery::HttpRequest> submitted_ ABSL_GUARDED_BY(mu_);
   // By submission sequence number.

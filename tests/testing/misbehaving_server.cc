@@ -23,8 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "lib/common/mutex.h"
 #include "tests/testing/test_pki.h"
 
 namespace webhooks::testing {
@@ -52,13 +51,13 @@ struct MisbehavingServer::Impl {
     stopping.Notify();
     if (listen_fd >= 0) ::shutdown(listen_fd, SHUT_RDWR);
     {
-      absl::MutexLock lock(&mu);
+      common::MutexLock lock(&mu);
       for (int fd : open_fds) ::shutdown(fd, SHUT_RDWR);
     }
     if (acceptor.joinable()) acceptor.join();
     std::vector<std::thread> threads;
     {
-      absl::MutexLock lock(&mu);
+      common::MutexLock lock(&mu);
       threads.swap(connection_threads);
     }
     for (std::thread& t : threads) t.join();
@@ -78,7 +77,7 @@ struct MisbehavingServer::Impl {
         return;  // shut down
       }
       connections.fetch_add(1);
-      absl::MutexLock lock(&mu);
+      common::MutexLock lock(&mu);
       if (stopping.HasBeenNotified()) {
         ::close(fd);
         return;
@@ -111,7 +110,7 @@ struct MisbehavingServer::Impl {
       SSL_shutdown(ssl);
     }
     SSL_free(ssl);
-    absl::MutexLock lock(&mu);
+    common::MutexLock lock(&mu);
     open_fds.erase(fd);
     ::close(fd);
   }
@@ -138,11 +137,11 @@ struct MisbehavingServer::Impl {
   int listen_fd = -1;
   int port = 0;
   std::thread acceptor;
-  absl::Notification stopping;
+  common::Notification stopping;
   std::atomic<int> connections{0};
   std::atomic<int> requests{0};
 
-  absl::Mutex mu;
+  common::Mutex mu;
   std::set<int> open_fds ABSL_GUARDED_BY(mu);
   std::vector<std::thread> connection_threads ABSL_GUARDED_BY(mu);
 };

@@ -18,9 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "lib/common/mutex.h"
 #include "tests/testing/test_pki.h"
 
 namespace webhooks::testing {
@@ -104,7 +103,7 @@ struct TlsReceiver::Impl {
 
     Responder respond;
     {
-      absl::MutexLock lock(&mu);
+      common::MutexLock lock(&mu);
       requests.push_back(received);
       respond = responder;
     }
@@ -135,11 +134,11 @@ struct TlsReceiver::Impl {
   int port = 0;
   std::unique_ptr<Server> server;
   std::thread thread;
-  absl::Notification listening;
-  absl::Notification stopping;
+  common::Notification listening;
+  common::Notification stopping;
   std::atomic<int> connections{0};
 
-  mutable absl::Mutex mu;
+  mutable common::Mutex mu;
   std::vector<ReceivedRequest> requests ABSL_GUARDED_BY(mu);
   Responder responder ABSL_GUARDED_BY(mu);
 };
@@ -243,7 +242,7 @@ const std::string& TlsReceiver::cert_pem_path() const {
 const std::string& TlsReceiver::key_pem_path() const { return impl_->key_path; }
 
 void TlsReceiver::SetResponder(Responder responder) {
-  absl::MutexLock lock(&impl_->mu);
+  common::MutexLock lock(&impl_->mu);
   impl_->responder = std::move(responder);
 }
 
@@ -254,12 +253,12 @@ void TlsReceiver::RespondWith(ReceiverResponse response) {
 }
 
 std::vector<ReceivedRequest> TlsReceiver::requests() const {
-  absl::MutexLock lock(&impl_->mu);
+  common::MutexLock lock(&impl_->mu);
   return impl_->requests;
 }
 
 size_t TlsReceiver::request_count() const {
-  absl::MutexLock lock(&impl_->mu);
+  common::MutexLock lock(&impl_->mu);
   return impl_->requests.size();
 }
 
@@ -268,8 +267,8 @@ bool TlsReceiver::WaitForRequests(size_t n, absl::Duration timeout) const {
   auto enough = [impl, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
     return impl->requests.size() >= n;
   };
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->mu.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  common::MutexLock lock(&impl_->mu);
+  return impl_->mu.AwaitWithTimeout(&enough, timeout);
 }
 
 int TlsReceiver::connection_count() const { return impl_->connections.load(); }

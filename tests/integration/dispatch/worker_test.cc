@@ -31,13 +31,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/common/clock.h"
 #include "lib/common/ids.h"
+#include "lib/common/mutex.h"
 #include "lib/delivery/address_policy.h"
 #include "lib/delivery/curl_http_transport.h"
 #include "lib/domain/custom_headers.h"
@@ -912,17 +912,23 @@ TEST_F(WorkerTest, TimeoutIsRecordedAndRetriedLater) {
 // than its 2 open. (With no bound it takes all 4, and the other tenant's
 // delivery waits until they time out.)
 TEST_F(WorkerTest, ATenantWithAHangingEndpointLeavesTheOtherSlotsToOthers) {
-  absl::Notification release;
-  std::atomic<int> slow_open{0};
-  std::atomic<int> slow_most_open{0};
-  receiver_->SetResponder([&](const ReceivedRequest& request) {
+  // Owned by the responder too: a handler may still be leaving its wait
+  // when the test body ends.
+  struct Slow {
+    common::Notification release;
+    std::atomic<int> open{0};
+    std::atomic<int> most_open{0};
+  };
+  auto slow = std::make_shared<Slow>();
+  receiver_->SetResponder([slow](const ReceivedRequest& request) {
     if (request.path == "/slow") {
-      const int open = ++slow_open;
-      int most = slow_most_open.load();
-      while (open > most && !slow_most_open.compare_exchange_weak(most, open)) {
+      const int open = ++slow->open;
+      int most = slow->most_open.load();
+      while (open > most &&
+             !slow->most_open.compare_exchange_weak(most, open)) {
       }
-      release.WaitForNotificationWithTimeout(absl::Seconds(60));
-      --slow_open;
+      slow->release.WaitForNotificationWithTimeout(absl::Seconds(60));
+      --slow->open;
     }
     return ReceiverResponse{};
   });
@@ -940,16 +946,16 @@ TEST_F(WorkerTest, ATenantWithAHangingEndpointLeavesTheOtherSlotsToOthers) {
   EXPECT_TRUE(AwaitState(fast, "delivered"));
   // ... while the hanging requests are still open: not one of them has
   // ended, even in a timeout.
-  EXPECT_EQ(slow_open.load(), 2);
+  EXPECT_EQ(slow->open.load(), 2);
   for (const std::string& event_id : slow_events) {
     EXPECT_THAT(Attempts(event_id), IsEmpty()) << event_id;
   }
 
-  release.Notify();
+  slow->release.Notify();
   for (const std::string& event_id : slow_events) {
     EXPECT_TRUE(AwaitState(event_id, "delivered")) << event_id;
   }
-  EXPECT_EQ(slow_most_open.load(), 2);
+  EXPECT_EQ(slow->most_open.load(), 2);
 }
 
 TEST_F(WorkerTest, RedirectIsNotFollowed) {
@@ -1192,7 +1198,7 @@ class CapturingTransport final : public HttpTransport {
     result.http_status = 200;
     result.started_at = absl::Now();
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       requests_.push_back(std::move(request));
     }
     done(std::move(result));
@@ -1200,12 +1206,12 @@ class CapturingTransport final : public HttpTransport {
   int InFlight() const override { return 0; }
   void Shutdown(absl::Time) override {}
   std::vector<HttpRequest> requests() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return requests_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::vector<HttpRequest> requests_;
 };
 
@@ -1363,10 +1369,12 @@ class BlockingStore : public store::DeliveryStore {
   explicit BlockingStore(store::DeliveryStore* inner) : inner_(*inner) {}
   absl::StatusOr<std::vector<store::LeasedDelivery>> Lease(
       const store::LeaseRequest& request, absl::Time deadline) override {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     entered_ = true;
-    mu_.Await(absl::Condition(
-        +[](bool* blocked) { return !*blocked; }, &blocked_));
+    auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !blocked_;
+    };
+    mu_.Await(&released);
     return inner_.Lease(request, deadline);
   }
   absl::StatusOr<store::CompleteResult> CompleteAndHandOff(
@@ -1387,22 +1395,22 @@ class BlockingStore : public store::DeliveryStore {
     return inner_.DisableFailing(failing, deadline);
   }
   void Block() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     blocked_ = true;
     entered_ = false;
   }
   bool AwaitEntered(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&entered_), timeout);
+    common::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(&entered_, timeout);
   }
   void Unblock() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     blocked_ = false;
   }
 
  private:
   store::DeliveryStore& inner_;
-  absl::Mutex mu_;
+  common::Mutex mu_;
   bool blocked_ = false;
   bool entered_ = false;
 };

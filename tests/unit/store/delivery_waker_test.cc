@@ -2,9 +2,9 @@
 
 #include <memory>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "lib/common/mutex.h"
 
 namespace webhooks::store {
 namespace {
@@ -14,40 +14,40 @@ namespace {
 class FakeNotify {
  public:
   absl::Status Notify() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     ++started_;
     auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return released_ >= started_;
     };
-    mu_.Await(absl::Condition(&released));
+    mu_.Await(&released);
     return started_ == fail_at_ ? absl::UnavailableError("gone")
                                 : absl::OkStatus();
   }
 
   // Lets every notification up to the n-th finish.
   void Release(int n) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     released_ = n;
   }
   void FailAt(int n) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     fail_at_ = n;
   }
   // Until n notifications have started (false after 10 s).
   bool AwaitStarted(int n) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     auto started = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return started_ >= n;
     };
-    return mu_.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10));
+    return mu_.AwaitWithTimeout(&started, absl::Seconds(10));
   }
   int started() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return started_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   int started_ ABSL_GUARDED_BY(mu_) = 0;
   int released_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_at_ ABSL_GUARDED_BY(mu_) = 0;
