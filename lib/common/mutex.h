@@ -1,7 +1,7 @@
 // The project's lock, condition wait and one-shot event: absl::Mutex's
 // interface (conditions are re-checked whenever the lock is released, so no
-// state change needs a matching Signal) over std::mutex and
-// std::condition_variable.
+// state change needs a matching Signal, and only waiters whose condition
+// became true wake) over std::mutex and std::condition_variable.
 //
 // Why not absl::Mutex itself: Debian's abseil is not built with
 // ThreadSanitizer, and absl::Mutex synchronises through its own futex code,
@@ -29,7 +29,7 @@ class ABSL_LOCKABLE Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  // Wakes the waiters, if any, to re-check their conditions.
+  // Wakes the waiters whose conditions the holder made true.
   void Unlock() ABSL_UNLOCK_FUNCTION();
 
   // With the lock held: releases it until the condition, evaluated with the
@@ -50,16 +50,33 @@ class ABSL_LOCKABLE Mutex {
   }
 
  private:
-  // Waits once for a wake-up (or the deadline). `entering` is true on a
-  // waiter's first wait: the caller may have changed state under the lock, so
-  // the others re-check. On later rounds it changed nothing, and waking them
-  // again would only make two unsatisfied waiters wake each other forever.
-  void WaitOnce(bool entering, absl::Time deadline)
+  // A thread in Await: its condition, and its own wake-up. Lives on the
+  // waiting thread's stack, linked into waiters_ while it waits.
+  struct Waiter {
+    Waiter(bool (*holds_condition)(const void*), const void* waited_for)
+        : holds(holds_condition), condition(waited_for) {}
+    bool (*holds)(const void* condition);
+    const void* condition;
+    std::condition_variable wake;
+    bool woken = false;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+  };
+
+  template <typename Condition>
+  static bool HoldsErased(const void* condition);
+
+  // Waits until a Wake() finds the condition true, or the deadline passes.
+  void Wait(Waiter* waiter, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
+  // Evaluates the waiters' conditions (the lock is held, as they require)
+  // and wakes only those now true, as absl::Mutex does: a state change that
+  // satisfies no one wakes no one.
+  // `self`, a waiter just checked false by its own thread, is passed over.
+  void Wake(const Waiter* self = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  int waiters_ ABSL_GUARDED_BY(this) = 0;
+  Waiter* waiters_ ABSL_GUARDED_BY(this) = nullptr;
 };
 
 // Holds a Mutex for its scope.
@@ -103,19 +120,21 @@ bool Holds(const Condition* condition) {
 }  // namespace mutex_internal
 
 template <typename Condition>
+bool Mutex::HoldsErased(const void* condition) {
+  return mutex_internal::Holds(static_cast<const Condition*>(condition));
+}
+
+template <typename Condition>
 void Mutex::Await(const Condition* condition) {
-  for (bool entering = true; !mutex_internal::Holds(condition);
-       entering = false) {
-    WaitOnce(entering, absl::InfiniteFuture());
-  }
+  AwaitWithDeadline(condition, absl::InfiniteFuture());
 }
 
 template <typename Condition>
 bool Mutex::AwaitWithDeadline(const Condition* condition, absl::Time deadline) {
-  for (bool entering = true; !mutex_internal::Holds(condition);
-       entering = false) {
+  while (!mutex_internal::Holds(condition)) {
     if (absl::Now() >= deadline) return false;
-    WaitOnce(entering, deadline);
+    Waiter waiter(&HoldsErased<Condition>, condition);
+    Wait(&waiter, deadline);
   }
   return true;
 }

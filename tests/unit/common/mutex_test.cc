@@ -99,6 +99,38 @@ TEST(MutexTest, AWaiterThatChangedStateWakesTheOthersItSatisfies) {
   second.join();
 }
 
+// A release of the lock that leaves a waiter's condition false does not
+// wake that waiter: the releasing thread evaluates the condition, so the
+// waiter's own thread evaluates it once on entry and once when woken.
+TEST(MutexTest, OnlyAConditionMadeTrueWakesItsWaiter) {
+  Mutex mu;
+  int value ABSL_GUARDED_BY(mu) = 0;
+  bool waiting ABSL_GUARDED_BY(mu) = false;
+  int evaluations_by_waiter ABSL_GUARDED_BY(mu) = 0;
+  constexpr int kUnlocks = 1000;
+  std::thread waiter([&] {
+    const std::thread::id self = std::this_thread::get_id();
+    MutexLock lock(&mu);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      if (std::this_thread::get_id() == self) ++evaluations_by_waiter;
+      waiting = true;
+      return value == kUnlocks;
+    };
+    mu.Await(&reached);
+  });
+  {
+    MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(&waiting, kGenerous));
+  }
+  for (int i = 0; i < kUnlocks; ++i) {
+    MutexLock lock(&mu);
+    ++value;
+  }
+  waiter.join();
+  MutexLock lock(&mu);
+  EXPECT_EQ(evaluations_by_waiter, 2);
+}
+
 TEST(MutexTest, ManyWaitersOnDifferentConditionsAllWake) {
   Mutex mu;
   int value ABSL_GUARDED_BY(mu) = 0;
