@@ -12,12 +12,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${TSAN_BUILD_DIR:-$root/build-tsan}
 
-# absl's own locks and events would hide every hand-off from TSan: keep them
-# out of the code for good, not only out of the code tested here.
+# absl's own locks, events and barriers would hide every hand-off from TSan:
+# keep them out of the code for good, not only out of the code tested here.
 cd "$root"
-if git grep -nE 'absl::(Mutex|MutexLock|ReaderMutexLock|WriterMutexLock|CondVar|Notification|BlockingCounter)\b' \
-    -- lib services tests ':!lib/common/mutex.h'; then
-  echo "tsan: use lib/common/mutex.h instead of absl's locks above (TSan cannot see them)" >&2
+status=0
+git grep -nE 'absl::(Mutex|MutexLock|ReaderMutexLock|WriterMutexLock|CondVar|Notification|BlockingCounter|Barrier)\b|absl/synchronization/' \
+  -- lib services tests ':!lib/common/mutex.h' || status=$?
+if [[ $status -eq 0 ]]; then
+  echo "tsan: use lib/common/mutex.h (or std::latch) instead of absl's synchronisation above: TSan cannot see it" >&2
+  exit 1
+elif [[ $status -ne 1 ]]; then
+  echo "tsan: git grep failed (status $status)" >&2
   exit 1
 fi
 "$root/scripts/install-deps.sh"

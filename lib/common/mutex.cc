@@ -9,25 +9,32 @@ void Mutex::Unlock() {
   // Before the unlock, not after: once the lock is free, a woken waiter may
   // destroy this object (a Notification on its stack), and a wake-up sent
   // then would touch freed memory.
-  if (waiters_ != nullptr) Wake();
+  if (oldest_ != nullptr) Wake();
   mu_.unlock();
 }
 
 void Mutex::Wake(const Waiter* self) {
-  for (Waiter* waiter = waiters_; waiter != nullptr; waiter = waiter->next) {
-    if (waiter != self && !waiter->woken && waiter->holds(waiter->condition)) {
+  if (woken_pending_) return;
+  for (Waiter* waiter = oldest_; waiter != nullptr; waiter = waiter->next) {
+    if (waiter != self && waiter->holds(waiter->condition)) {
       waiter->woken = true;
+      woken_pending_ = true;
       waiter->wake.notify_one();
+      return;
     }
   }
 }
 
 void Mutex::Wait(Waiter* waiter, absl::Time deadline) {
-  waiter->next = waiters_;
-  if (waiters_ != nullptr) waiters_->prev = waiter;
-  waiters_ = waiter;
+  waiter->prev = newest_;
+  if (newest_ != nullptr) {
+    newest_->next = waiter;
+  } else {
+    oldest_ = waiter;
+  }
+  newest_ = waiter;
   // The caller may have changed state under the lock before waiting: that
-  // is an unlock too, for the others.
+  // releases the lock too, for the others.
   Wake(waiter);
 
   // The lock is held by the caller (Lock() or a MutexLock), not by this
@@ -39,21 +46,19 @@ void Mutex::Wait(Waiter* waiter, absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) {
     waiter->wake.wait(lock, woken);
   } else {
-    // A relative wait runs on the steady clock: a step of the wall clock
-    // neither shortens nor stretches it. Capped, because a wait that long
-    // would overflow the steady clock's time point; the caller loops.
+    // Each wait is relative, on the steady clock; the caller re-checks the
+    // deadline against absl::Now() and waits again if it is not yet due.
+    // Capped, because a wait that long would overflow the steady clock's
+    // time point.
     const absl::Duration remaining = std::clamp(
         deadline - absl::Now(), absl::ZeroDuration(), absl::Hours(24));
     waiter->wake.wait_for(lock, absl::ToChronoNanoseconds(remaining), woken);
   }
   lock.release();
 
-  if (waiter->prev != nullptr) {
-    waiter->prev->next = waiter->next;
-  } else {
-    waiters_ = waiter->next;
-  }
-  if (waiter->next != nullptr) waiter->next->prev = waiter->prev;
+  if (waiter->woken) woken_pending_ = false;
+  (waiter->prev != nullptr ? waiter->prev->next : oldest_) = waiter->next;
+  (waiter->next != nullptr ? waiter->next->prev : newest_) = waiter->prev;
 }
 
 void Notification::Notify() {

@@ -1,13 +1,13 @@
 // The project's lock, condition wait and one-shot event: absl::Mutex's
 // interface (conditions are re-checked whenever the lock is released, so no
-// state change needs a matching Signal, and only waiters whose condition
-// became true wake) over std::mutex and std::condition_variable.
+// state change needs a matching Signal, and only a waiter whose condition
+// became true wakes) over std::mutex and std::condition_variable.
 //
 // Why not absl::Mutex itself: Debian's abseil is not built with
 // ThreadSanitizer, and absl::Mutex synchronises through its own futex code,
 // which TSan then cannot see; every hand-off through it reads as a data race.
 // std::mutex is pthread's, which TSan intercepts, so scripts/tsan.sh checks
-// the worker, transport and pool for races with no suppressions.
+// the worker, transport and pool for races through these locks.
 #ifndef WEBHOOKS_LIB_COMMON_MUTEX_H_
 #define WEBHOOKS_LIB_COMMON_MUTEX_H_
 
@@ -29,7 +29,7 @@ class ABSL_LOCKABLE Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  // Wakes the waiters whose conditions the holder made true.
+  // Wakes a waiter whose condition the holder made true (see Wake).
   void Unlock() ABSL_UNLOCK_FUNCTION();
 
   // With the lock held: releases it until the condition, evaluated with the
@@ -51,7 +51,7 @@ class ABSL_LOCKABLE Mutex {
 
  private:
   // A thread in Await: its condition, and its own wake-up. Lives on the
-  // waiting thread's stack, linked into waiters_ while it waits.
+  // waiting thread's stack, linked into the queue while it waits.
   struct Waiter {
     Waiter(bool (*holds_condition)(const void*), const void* waited_for)
         : holds(holds_condition), condition(waited_for) {}
@@ -59,8 +59,8 @@ class ABSL_LOCKABLE Mutex {
     const void* condition;
     std::condition_variable wake;
     bool woken = false;
-    Waiter* prev = nullptr;
-    Waiter* next = nullptr;
+    Waiter* prev = nullptr;  // toward the oldest
+    Waiter* next = nullptr;  // toward the newest
   };
 
   template <typename Condition>
@@ -69,14 +69,19 @@ class ABSL_LOCKABLE Mutex {
   // Waits until a Wake() finds the condition true, or the deadline passes.
   void Wait(Waiter* waiter, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
-  // Evaluates the waiters' conditions (the lock is held, as they require)
-  // and wakes only those now true, as absl::Mutex does: a state change that
-  // satisfies no one wakes no one.
-  // `self`, a waiter just checked false by its own thread, is passed over.
+  // Wakes the oldest waiter whose condition (evaluated here, with the lock
+  // held, as conditions require) is now true, and no other: a state change
+  // that satisfies no one wakes no one, and one that satisfies many wakes
+  // them one after another, each passing the turn on when it releases the
+  // lock or waits again. Nothing is woken while a woken waiter has yet to
+  // run: it will pass the turn on itself. `self`, a waiter its own thread
+  // just found false, is passed over.
   void Wake(const Waiter* self = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
 
   std::mutex mu_;
-  Waiter* waiters_ ABSL_GUARDED_BY(this) = nullptr;
+  Waiter* oldest_ ABSL_GUARDED_BY(this) = nullptr;
+  Waiter* newest_ ABSL_GUARDED_BY(this) = nullptr;
+  bool woken_pending_ ABSL_GUARDED_BY(this) = false;
 };
 
 // Holds a Mutex for its scope.

@@ -1,12 +1,12 @@
 // EventService through real gRPC against real PostgreSQL.
 #include <google/protobuf/util/json_util.h>
 
+#include <latch>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/barrier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/api/api_fixture.h"
@@ -222,7 +222,7 @@ TEST_F(EventApiTest, EightConcurrentPublishersOfOneKeyMakeExactlyOneEvent) {
     const std::string key = absl::StrCat("race-", round);
     std::vector<v1::PublishEventResponse> responses(kPublishers);
     std::vector<grpc::Status> statuses(kPublishers);
-    absl::Barrier* start = new absl::Barrier(kPublishers);
+    std::latch start(kPublishers);
     std::vector<std::thread> threads;
     for (int i = 0; i < kPublishers; ++i) {
       threads.emplace_back([&, i] {
@@ -232,7 +232,7 @@ TEST_F(EventApiTest, EightConcurrentPublishersOfOneKeyMakeExactlyOneEvent) {
         *request.mutable_event() = DispatchedEmailEvent();
         auto stub = v1::EventService::NewStub(channel());
         auto context = Context();
-        if (start->Block()) delete start;
+        start.arrive_and_wait();
         statuses[i] = stub->PublishEvent(context.get(), request, &responses[i]);
       });
     }

@@ -14,37 +14,62 @@ namespace {
 // a failure then costs this much instead of a hung test.
 constexpr absl::Duration kGenerous = absl::Seconds(30);
 
-TEST(MutexTest, AwaitReturnsOnceAnotherThreadMakesTheConditionTrue) {
+// The state each test shares between its threads, guarded by `mu`.
+struct Shared {
   Mutex mu;
   int value ABSL_GUARDED_BY(mu) = 0;
-  // Nobody signals: releasing the lock is what wakes the waiter.
+  int waiting ABSL_GUARDED_BY(mu) = 0;  // threads inside their wait
+  bool flag ABSL_GUARDED_BY(mu) = false;
+  int evaluations_by_waiters ABSL_GUARDED_BY(mu) = 0;
+};
+
+// Waits, holding `shared.mu`, until `shared.waiting` reaches `count`.
+bool AwaitWaiting(Shared& shared, int count)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+    return shared.waiting >= count;
+  };
+  return shared.mu.AwaitWithTimeout(&reached, kGenerous);
+}
+
+TEST(MutexTest, AwaitReturnsOnceAnotherThreadMakesTheConditionTrue) {
+  Shared shared;
+  // Nobody signals: releasing the lock is what wakes the waiter. The writer
+  // starts once the waiter is waiting, so it is woken, not merely late.
   std::thread writer([&] {
+    {
+      MutexLock lock(&shared.mu);
+      ASSERT_TRUE(AwaitWaiting(shared, 1));
+    }
     for (int i = 0; i < 100; ++i) {
-      MutexLock lock(&mu);
-      ++value;
+      MutexLock lock(&shared.mu);
+      ++shared.value;
     }
   });
   {
-    MutexLock lock(&mu);
-    auto done = [&]()
-                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return value == 100; };
-    EXPECT_TRUE(mu.AwaitWithTimeout(&done, kGenerous));
-    EXPECT_EQ(value, 100);
+    MutexLock lock(&shared.mu);
+    bool counted = false;
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      if (!counted) ++shared.waiting;
+      counted = true;
+      return shared.value == 100;
+    };
+    EXPECT_TRUE(shared.mu.AwaitWithTimeout(&done, kGenerous));
+    EXPECT_EQ(shared.value, 100);
   }
   writer.join();
 }
 
 TEST(MutexTest, AwaitOnABoolReadsItUnderTheLock) {
-  Mutex mu;
-  bool ready ABSL_GUARDED_BY(mu) = false;
+  Shared shared;
   std::thread writer([&] {
-    MutexLock lock(&mu);
-    ready = true;
+    MutexLock lock(&shared.mu);
+    shared.flag = true;
   });
   {
-    MutexLock lock(&mu);
-    mu.Await(&ready);
-    EXPECT_TRUE(ready);
+    MutexLock lock(&shared.mu);
+    shared.mu.Await(&shared.flag);
+    EXPECT_TRUE(shared.flag);
   }
   writer.join();
 }
@@ -68,33 +93,58 @@ TEST(MutexTest, AwaitWithAPassedDeadlineReturnsTheConditionAtOnce) {
   EXPECT_FALSE(mu.AwaitWithDeadline(&no, absl::Now() - absl::Seconds(1)));
 }
 
+// An infinite or a years-long timeout waits like Await (no overflow turns
+// it into an immediate timeout) and still wakes when the condition holds.
+TEST(MutexTest, EndlessTimeoutsWaitForTheCondition) {
+  for (const absl::Duration timeout :
+       {absl::InfiniteDuration(), absl::Hours(24 * 365 * 100)}) {
+    Shared shared;
+    std::thread writer([&] {
+      MutexLock lock(&shared.mu);
+      ASSERT_TRUE(AwaitWaiting(shared, 1));
+      shared.flag = true;
+    });
+    {
+      MutexLock lock(&shared.mu);
+      auto set = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+        shared.waiting = 1;
+        return shared.flag;
+      };
+      EXPECT_TRUE(shared.mu.AwaitWithTimeout(&set, timeout));
+    }
+    writer.join();
+  }
+}
+
 // A waiter that changed state under the lock and then waits (without an
 // Unlock in between) must still wake the waiters its change satisfies.
 TEST(MutexTest, AWaiterThatChangedStateWakesTheOthersItSatisfies) {
-  Mutex mu;
-  int stage ABSL_GUARDED_BY(mu) = 0;
+  Shared shared;
   std::thread second([&] {
-    MutexLock lock(&mu);
-    stage = 1;
-    auto asked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stage == 2; };
-    mu.Await(&asked);
-    stage = 3;  // answered from inside its own wait
-    auto acknowledged = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      return stage == 4;
+    MutexLock lock(&shared.mu);
+    shared.value = 1;
+    auto asked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      return shared.value == 2;
     };
-    mu.Await(&acknowledged);
+    shared.mu.Await(&asked);
+    shared.value = 3;  // answered from inside its own wait
+    auto acknowledged = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      return shared.value == 4;
+    };
+    shared.mu.Await(&acknowledged);
   });
   {
-    MutexLock lock(&mu);
-    auto started = [&]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stage == 1; };
-    ASSERT_TRUE(mu.AwaitWithTimeout(&started, kGenerous));
-    stage = 2;
-    auto answered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      return stage == 3;
+    MutexLock lock(&shared.mu);
+    auto started = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      return shared.value == 1;
     };
-    EXPECT_TRUE(mu.AwaitWithTimeout(&answered, kGenerous));
-    stage = 4;
+    ASSERT_TRUE(shared.mu.AwaitWithTimeout(&started, kGenerous));
+    shared.value = 2;
+    auto answered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      return shared.value == 3;
+    };
+    EXPECT_TRUE(shared.mu.AwaitWithTimeout(&answered, kGenerous));
+    shared.value = 4;
   }
   second.join();
 }
@@ -103,55 +153,130 @@ TEST(MutexTest, AWaiterThatChangedStateWakesTheOthersItSatisfies) {
 // wake that waiter: the releasing thread evaluates the condition, so the
 // waiter's own thread evaluates it once on entry and once when woken.
 TEST(MutexTest, OnlyAConditionMadeTrueWakesItsWaiter) {
-  Mutex mu;
-  int value ABSL_GUARDED_BY(mu) = 0;
-  bool waiting ABSL_GUARDED_BY(mu) = false;
-  int evaluations_by_waiter ABSL_GUARDED_BY(mu) = 0;
+  Shared shared;
   constexpr int kUnlocks = 1000;
   std::thread waiter([&] {
     const std::thread::id self = std::this_thread::get_id();
-    MutexLock lock(&mu);
-    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-      if (std::this_thread::get_id() == self) ++evaluations_by_waiter;
-      waiting = true;
-      return value == kUnlocks;
+    MutexLock lock(&shared.mu);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      if (std::this_thread::get_id() == self) ++shared.evaluations_by_waiters;
+      shared.waiting = 1;
+      return shared.value == kUnlocks;
     };
-    mu.Await(&reached);
+    shared.mu.Await(&reached);
   });
   {
-    MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(&waiting, kGenerous));
+    MutexLock lock(&shared.mu);
+    ASSERT_TRUE(AwaitWaiting(shared, 1));
   }
   for (int i = 0; i < kUnlocks; ++i) {
-    MutexLock lock(&mu);
-    ++value;
+    MutexLock lock(&shared.mu);
+    ++shared.value;
   }
   waiter.join();
-  MutexLock lock(&mu);
-  EXPECT_EQ(evaluations_by_waiter, 2);
+  MutexLock lock(&shared.mu);
+  EXPECT_EQ(shared.evaluations_by_waiters, 2);
+}
+
+// Four waiters take one token each. Each token added wakes one of them, not
+// all of them to find it gone: every waiter's thread evaluates its
+// condition once on entry and once when woken, never in vain.
+TEST(MutexTest, ATokenWakesOneWaiterAndEveryTokenIsTaken) {
+  Shared shared;
+  constexpr int kWaiters = 4;
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&] {
+      const std::thread::id self = std::this_thread::get_id();
+      MutexLock lock(&shared.mu);
+      bool counted = false;
+      auto token = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+        if (std::this_thread::get_id() == self) {
+          ++shared.evaluations_by_waiters;
+          if (!counted) ++shared.waiting;
+          counted = true;
+        }
+        return shared.value > 0;
+      };
+      ASSERT_TRUE(shared.mu.AwaitWithTimeout(&token, kGenerous));
+      --shared.value;
+    });
+  }
+  {
+    MutexLock lock(&shared.mu);
+    ASSERT_TRUE(AwaitWaiting(shared, kWaiters));
+  }
+  // One token at a time, each once the last is taken: a wake-up of all four
+  // would have three find nothing.
+  for (int i = 0; i < kWaiters; ++i) {
+    MutexLock lock(&shared.mu);
+    ++shared.value;
+    auto taken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+      return shared.value == 0;
+    };
+    ASSERT_TRUE(shared.mu.AwaitWithTimeout(&taken, kGenerous));
+  }
+  for (std::thread& waiter : waiters) waiter.join();
+  MutexLock lock(&shared.mu);
+  EXPECT_EQ(shared.evaluations_by_waiters, 2 * kWaiters);
 }
 
 TEST(MutexTest, ManyWaitersOnDifferentConditionsAllWake) {
-  Mutex mu;
-  int value ABSL_GUARDED_BY(mu) = 0;
+  Shared shared;
   constexpr int kWaiters = 8;
   std::vector<std::thread> waiters;
-  std::vector<bool> woke(kWaiters, false);
+  std::vector<int> woke(kWaiters, 0);  // written under shared.mu
   for (int i = 0; i < kWaiters; ++i) {
     waiters.emplace_back([&, i] {
-      MutexLock lock(&mu);
-      auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-        return value > i;
+      MutexLock lock(&shared.mu);
+      bool counted = false;
+      auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
+        if (!counted) ++shared.waiting;
+        counted = true;
+        return shared.value > i;
       };
-      woke[i] = mu.AwaitWithTimeout(&reached, kGenerous);
+      woke[i] = shared.mu.AwaitWithTimeout(&reached, kGenerous) ? 1 : 0;
     });
   }
+  {
+    MutexLock lock(&shared.mu);
+    ASSERT_TRUE(AwaitWaiting(shared, kWaiters));
+  }
   for (int i = 0; i < kWaiters; ++i) {
-    MutexLock lock(&mu);
-    ++value;
+    MutexLock lock(&shared.mu);
+    ++shared.value;
   }
   for (std::thread& waiter : waiters) waiter.join();
-  for (int i = 0; i < kWaiters; ++i) EXPECT_TRUE(woke[i]) << "waiter " << i;
+  for (int i = 0; i < kWaiters; ++i) EXPECT_EQ(woke[i], 1) << "waiter " << i;
+}
+
+// The waiter may destroy the mutex as soon as its wait returns and it lets
+// go of the lock, while the waking thread is still in its Unlock: the
+// wake-up must be sent before the lock is free. Deterministic: the waker
+// sets the flag only once the waiter is inside its wait. (A wake-up sent
+// after the unlock shows as a use after free under ThreadSanitizer and
+// AddressSanitizer.)
+TEST(MutexTest, MayBeDestroyedAsSoonAsAWaitReturns) {
+  for (int i = 0; i < 100; ++i) {
+    auto* shared = new Shared;
+    std::thread waiter([shared] {
+      {
+        MutexLock lock(&shared->mu);
+        auto set = [shared]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared->mu) {
+          shared->waiting = 1;
+          return shared->flag;
+        };
+        shared->mu.Await(&set);
+      }
+      delete shared;
+    });
+    shared->mu.Lock();
+    // Returns once the waiter is inside its wait (its entry woke us).
+    EXPECT_TRUE(AwaitWaiting(*shared, 1));
+    shared->flag = true;
+    shared->mu.Unlock();
+    waiter.join();
+  }
 }
 
 TEST(NotificationTest, WaitsUntilNotifiedFromAnotherThread) {
@@ -166,20 +291,20 @@ TEST(NotificationTest, WaitsUntilNotifiedFromAnotherThread) {
   notification.WaitForNotification();  // returns at once once notified
 }
 
-// The waiter may delete the notification as soon as its wait returns, while
-// the notifying thread is still inside Notify(): Notify must not touch the
-// object once a waiter can see it notified. (Under ThreadSanitizer, a wake-up
-// sent after the unlock shows here as a use after free.)
-TEST(NotificationTest, MayBeDestroyedAsSoonAsTheWaitReturns) {
-  for (int i = 0; i < 200; ++i) {
-    auto* notification = new Notification;
-    std::thread waiter([notification] {
-      notification->WaitForNotification();
-      delete notification;
+// Several threads wait for one notification: all of them return.
+TEST(NotificationTest, WakesEveryWaiter) {
+  Notification notification;
+  constexpr int kWaiters = 6;
+  std::vector<std::thread> waiters;
+  std::vector<int> woke(kWaiters, 0);  // each written by its own thread
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&, i] {
+      woke[i] = notification.WaitForNotificationWithTimeout(kGenerous) ? 1 : 0;
     });
-    notification->Notify();
-    waiter.join();
   }
+  notification.Notify();
+  for (std::thread& waiter : waiters) waiter.join();
+  for (int i = 0; i < kWaiters; ++i) EXPECT_EQ(woke[i], 1) << "waiter " << i;
 }
 
 }  // namespace
